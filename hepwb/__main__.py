@@ -1,0 +1,92 @@
+"""The ``hepwb`` command line: ``hepwb generate``, ``hepwb run``, ``hepwb datasets``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _parameter(text: str) -> tuple[str, object]:
+    """``key=value`` -> (key, value), the value parsed as YAML (numbers, booleans, lists)."""
+    import yaml
+
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), yaml.safe_load(value)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hepwb", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    gen = commands.add_parser("generate", help="generate a dataset with Pythia 8 + detector + FastJet into ROOT")
+    gen.add_argument("name", help="dataset recipe: jets or zmumu")
+    gen.add_argument("--events", type=_positive_int, default=None,
+                     help="total events to store (default: the school size, 50000)")
+    gen.add_argument("--seed", type=int, default=1, help="random seed (same seed, same events, any --workers)")
+    gen.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (Dask LocalCluster)")
+    gen.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    gen.add_argument("--out", type=Path, default=None,
+                     help="output ROOT file (default: data/cache/NAME-EVENTS-seedSEED.root)")
+    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    run = commands.add_parser("run", help="run notebooks headless with papermill and summarise their metrics")
+    run.add_argument("notebooks", nargs="*", help="notebooks to run (default: every notebook in notebooks/)")
+    run.add_argument("--preset", choices=("smoke", "school", "full"), default="school")
+    run.add_argument("--out", type=Path, default=Path("results"), help="output directory (default: results)")
+    run.add_argument("-p", "--parameter", type=_parameter, action="append", default=[], metavar="KEY=VALUE",
+                     help="override a notebook parameter (repeatable)")
+    run.add_argument("--scheduler", default=None, help="run the notebooks as tasks on this Dask scheduler")
+
+    commands.add_parser("datasets", help="list the datasets the manifests know")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "generate":
+        from hepwb.generate import SCHOOL_EVENTS, generate
+
+        events = args.events or SCHOOL_EVENTS.get(args.name, 10_000)
+        try:
+            path = generate(args.name, events, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
+                            output=args.out, progress=not args.no_progress)
+        except ValueError as error:
+            print(f"hepwb generate: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {path} (manifest entry in {path.parent / 'manifest.json'})")
+        return 0
+    if args.command == "run":
+        from hepwb.batch import print_summary, run_notebooks
+
+        try:
+            results = run_notebooks(args.notebooks or None, preset=args.preset, out_dir=args.out,
+                                    parameters=dict(args.parameter), scheduler=args.scheduler)
+        except ValueError as error:
+            print(f"hepwb run: {error}", file=sys.stderr)
+            return 2
+        print_summary(results, args.out)
+        failed = [r for r in results if r["status"] != "ok"]
+        for r in failed:
+            print(f"FAILED: {r['notebook']}: {r['error']}", file=sys.stderr)
+        return 1 if failed else 0
+    if args.command == "datasets":
+        from hepwb.data import list_datasets
+
+        for name, path in list_datasets().items():
+            print(f"{name:20s} {path}")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

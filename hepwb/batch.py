@@ -1,0 +1,181 @@
+"""Run notebooks headless with papermill and a parameter preset; collect their metrics.
+
+Owns: the presets (``notebooks/presets.yaml``), executing notebooks one after another or as
+tasks on a Dask cluster, going on past a failing notebook, reporting the failing cell, the
+summary (Markdown + JSON) and ``write_metrics``, which every notebook calls at its end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from hepwb.data import atomic_path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+PRESETS_FILE = NOTEBOOK_DIR / "presets.yaml"
+PRESETS = ("smoke", "school", "full")
+
+
+def load_presets(path: Path = PRESETS_FILE) -> dict:
+    """notebook stem -> preset name -> parameter overrides (``school`` is the notebook defaults)."""
+    return yaml.safe_load(Path(path).read_text()) or {}
+
+
+def notebook_paths(names: list[str] | None = None) -> list[Path]:
+    """Notebook files from names (``00_root_data``), paths, or all numbered notebooks."""
+    if not names:
+        return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    paths = []
+    for name in names:
+        path = Path(name)
+        if not path.suffix:
+            path = NOTEBOOK_DIR / f"{name}.ipynb"
+        if not path.exists():
+            available = [p.stem for p in notebook_paths()]
+            raise ValueError(f"no notebook {name!r}; available: {available}")
+        paths.append(path.resolve())
+    return paths
+
+
+def parameters_for(notebook: Path, preset: str, overrides: dict | None = None, presets: dict | None = None) -> dict:
+    """The parameters a run passes to papermill: the preset's, then the user's overrides."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
+    presets = load_presets() if presets is None else presets
+    params = dict((presets.get(notebook.stem) or {}).get(preset) or {})
+    params.update(overrides or {})
+    return params
+
+
+def run_notebook(notebook: Path | str, preset: str = "school", out_dir: Path | str = "results",
+                 parameters: dict | None = None, kernel_name: str | None = None) -> dict:
+    """Execute one notebook; never raises for a failure inside the notebook.
+
+    Writes ``OUT/<stem>/<stem>.ipynb`` (the executed notebook) and whatever the notebook writes to
+    its ``output_dir`` (set to ``OUT/<stem>``), including ``metrics.json``. Returns a result dict:
+    notebook, status ("ok"/"failed"), seconds, error (which cell failed and why), metrics.
+    """
+    import papermill
+
+    notebook = Path(notebook).resolve()
+    run_dir = (Path(out_dir) / notebook.stem).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    params = {**parameters_for(notebook, preset, parameters), "output_dir": str(run_dir)}
+    started = time.time()
+    result = {"notebook": notebook.stem, "preset": preset, "status": "ok", "error": None, "parameters": params}
+    try:
+        papermill.execute_notebook(str(notebook), str(run_dir / notebook.name), parameters=params,
+                                   cwd=str(notebook.parent), kernel_name=kernel_name or "python3",
+                                   progress_bar=False, log_output=False)
+    except papermill.PapermillExecutionError as error:
+        result["status"] = "failed"
+        result["error"] = f"cell {error.exec_count} (cell index {error.cell_index}): {error.ename}: {error.evalue}"
+    except Exception as error:  # kernel died, bad parameters, unreadable notebook ...
+        result["status"] = "failed"
+        result["error"] = f"{type(error).__name__}: {error}"
+    result["seconds"] = round(time.time() - started, 1)
+    metrics_file = run_dir / "metrics.json"
+    result["metrics"] = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    return result
+
+
+def run_notebooks(notebooks: list[str] | None = None, preset: str = "school", out_dir: Path | str = "results",
+                  parameters: dict | None = None, scheduler: str | None = None) -> list[dict]:
+    """Run several notebooks (one after another, or on a Dask scheduler) and write the summary."""
+    paths = notebook_paths(notebooks)
+    for path in paths:  # fail early on a bad preset name, before anything runs
+        parameters_for(path, preset, parameters)
+    out_dir = Path(out_dir)
+    if scheduler:
+        from dask.distributed import Client
+
+        with Client(scheduler) as client:
+            futures = [client.submit(run_notebook, p, preset, str(out_dir.resolve()), parameters, pure=False)
+                       for p in paths]
+            results = client.gather(futures)
+    else:
+        results = []
+        for path in paths:
+            print(f"running {path.stem} ({preset}) ...", flush=True)
+            results.append(run_notebook(path, preset, out_dir, parameters))
+    write_summary(results, out_dir)
+    return results
+
+
+def headline(metrics: dict, n: int = 4) -> dict:
+    """The few numbers a summary shows: ``metrics['headline']`` or the first scalar metrics."""
+    if isinstance(metrics.get("headline"), dict):
+        return metrics["headline"]
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def summary_markdown(results: list[dict]) -> str:
+    lines = ["| notebook | preset | status | time [s] | key metrics |", "| --- | --- | --- | --- | --- |"]
+    for r in results:
+        metrics = ", ".join(f"{k} = {_format(v)}" for k, v in list(headline(r["metrics"]).items())[:6])
+        status = r["status"] if r["status"] == "ok" else f"FAILED: {r['error']}"
+        lines.append(f"| {r['notebook']} | {r['preset']} | {status} | {r['seconds']} | {metrics} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(results: list[dict], out_dir: Path | str) -> tuple[Path, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "summary.md", out_dir / "summary.json"
+    with atomic_path(md) as tmp:
+        tmp.write_text(summary_markdown(results))
+    with atomic_path(js) as tmp:
+        tmp.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return md, js
+
+
+def print_summary(results: list[dict], out_dir: Path | str) -> None:
+    print()
+    print(summary_markdown(results))
+    print(f"executed notebooks, metrics and summary.md / summary.json are in {Path(out_dir).resolve()}")
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024
+
+
+def write_metrics(output_dir: Path | str, metrics: dict, *, headline_keys: list[str] | None = None,
+                  started: float | None = None) -> Path:
+    """Write a notebook's ``metrics.json`` (atomically), adding its peak memory and run time.
+
+    ``headline_keys`` picks the metrics the batch summary shows; ``started`` is a
+    ``time.time()`` stamp taken at the top of the notebook.
+    """
+    metrics = dict(metrics)
+    for key, value in metrics.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"metric {key!r} is {value}; metrics must be finite")
+    metrics["peak_memory_mb"] = round(peak_memory_mb(), 1)
+    if started is not None:
+        metrics["wall_seconds"] = round(time.time() - started, 1)
+    if headline_keys:
+        missing = [k for k in headline_keys if k not in metrics]
+        if missing:
+            raise KeyError(f"headline metrics {missing} are not among {sorted(metrics)}")
+        metrics["headline"] = {k: metrics[k] for k in headline_keys}
+    path = Path(output_dir) / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2, default=float) + "\n")
+    return path

@@ -1,0 +1,147 @@
+"""The house style and the figures every notebook uses: a thin layer over hist and mplhep.
+
+Owns: the mplhep style and label (set in one place), 1D histograms of arrays (jagged ones
+flattened), overlays of several samples, and comparison plots with a ratio panel.
+"""
+
+from __future__ import annotations
+
+import awkward as ak
+import hist
+import matplotlib
+import mplhep
+import numpy as np
+from matplotlib.figure import Figure
+
+#: the experiment-style label: ours, not an experiment's
+EXPERIMENT = "hepwb"
+ENERGY_TEV = 13
+_STYLE = {**mplhep.style.CMS, "figure.figsize": (7.5, 6.0), "font.size": 16, "legend.fontsize": 12,
+          "axes.labelsize": 16, "xtick.labelsize": 13, "ytick.labelsize": 13}
+
+
+def set_style() -> None:
+    """Use the house style (mplhep's CMS-like look, smaller fonts for notebooks)."""
+    matplotlib.style.use(_STYLE)
+
+
+def label(ax, *, data: bool = False, text: str = "", com: float | None = ENERGY_TEV, rlabel: str | None = None) -> None:
+    """Put the 'hepwb Simulation ... (13 TeV)' label on ``ax`` (``data=True`` for collision data)."""
+    mplhep.label.exp_label(exp=EXPERIMENT, text=text, data=data, com=com, rlabel=rlabel, ax=ax, loc=0)
+
+
+def new_figure(ratio: bool = False, figsize=None, ncols: int = 1):
+    """A figure (not tied to pyplot's global state) and its axes.
+
+    One axis by default; ``ncols`` side-by-side axes (returned as a list); or, with ``ratio=True``,
+    a main axis and a ratio axis below it.
+    """
+    with matplotlib.style.context(_STYLE):
+        fig = Figure(figsize=figsize or (7.5 * ncols if ncols > 1 else 7.5, 6.0))
+        if ncols > 1:
+            return fig, list(fig.subplots(1, ncols, gridspec_kw={"wspace": 0.3}))
+        if not ratio:
+            return fig, fig.add_subplot()
+        main, sub = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 1), "hspace": 0.05})
+        return fig, (main, sub)
+
+
+def to_flat_numpy(values) -> np.ndarray:
+    """Any array (numpy, awkward, jagged) -> flat float64 numpy array without NaN."""
+    if isinstance(values, ak.Array):
+        values = ak.to_numpy(ak.flatten(values, axis=None))
+    values = np.asarray(values, dtype=np.float64).ravel()
+    return values[np.isfinite(values)]
+
+
+def auto_range(values, quantiles=(0.001, 0.999)) -> tuple[float, float]:
+    """A plotting range that holds all but the outermost 0.1 % on each side."""
+    values = to_flat_numpy(values)
+    if len(values) == 0:
+        return 0.0, 1.0
+    lo, hi = np.quantile(values, quantiles)
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    return float(lo), float(hi)
+
+
+def histogram(values, bins: int = 50, range: tuple[float, float] | None = None, *, name: str = "x",
+              xlabel: str | None = None, weights=None) -> hist.Hist:
+    """A 1D ``hist.Hist`` (Weight storage) of ``values``; the range defaults to ``auto_range``."""
+    values = to_flat_numpy(values)
+    lo, hi = range if range is not None else auto_range(values)
+    h = hist.Hist.new.Reg(bins, lo, hi, name=name, label=xlabel or name).Weight()
+    h.fill(values, weight=weights)
+    return h
+
+
+def plot_hists(hists: dict[str, hist.Hist], *, ax=None, density: bool = False, log: bool = False,
+               xlabel: str | None = None, ylabel: str | None = None, histtype: str = "step", data: bool = False,
+               com: float | None = ENERGY_TEV):
+    """Overlay histograms (label -> Hist) with mplhep; returns the axis.
+
+    ``data=True`` labels the plot as collision data; ``com`` is the centre-of-mass energy in TeV
+    shown in the label (None to leave it out, e.g. for a file of unknown origin).
+    """
+    if ax is None:
+        _, ax = new_figure()
+    if hists:
+        mplhep.histplot(list(hists.values()), label=list(hists.keys()), ax=ax, density=density,
+                        histtype=histtype, yerr=False if density else True, flow="none")
+        first = next(iter(hists.values()))
+        ax.set_xlabel(xlabel or first.axes[0].label)
+    ax.set_ylabel(ylabel or ("Fraction / bin" if density else "Entries / bin"))
+    if log:
+        ax.set_yscale("log")
+    if len(hists) > 1 or (hists and next(iter(hists)) != ""):
+        ax.legend(loc="upper right")
+    label(ax, data=data, com=com)
+    return ax
+
+
+def compare(hists: dict[str, hist.Hist], reference: str, *, xlabel: str | None = None, log: bool = False,
+            density: bool = False, data: bool = False):
+    """Overlay with a ratio panel (each sample / ``reference``); returns (figure, (main, ratio) axes)."""
+    if reference not in hists:
+        raise KeyError(f"reference {reference!r} is not among the histograms {list(hists)}")
+    fig, (main, sub) = new_figure(ratio=True, figsize=(7.5, 7.5))
+    plot_hists(hists, ax=main, density=density, log=log, data=data)
+    main.set_xlabel("")
+    ref = hists[reference]
+    ref_values = ref.values() / (ref.sum().value * np.diff(ref.axes[0].edges) if density else 1.0)
+    centres = ref.axes[0].centers
+    for name, h in hists.items():
+        values = h.values() / (h.sum().value * np.diff(h.axes[0].edges) if density else 1.0)
+        errors = np.sqrt(h.variances()) / (h.sum().value * np.diff(h.axes[0].edges) if density else 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(ref_values > 0, values / ref_values, np.nan)
+            ratio_err = np.where(ref_values > 0, errors / ref_values, np.nan)
+        if name == reference:
+            sub.fill_between(centres, 1 - ratio_err, 1 + ratio_err, step="mid", color="grey", alpha=0.3)
+        else:
+            sub.errorbar(centres, ratio, yerr=ratio_err, fmt="o", ms=3, label=name)
+    sub.axhline(1.0, color="black", lw=1)
+    sub.set_ylim(0.5, 1.5)
+    sub.set_ylabel(f"/ {reference}" if len(reference) < 12 else "ratio")
+    sub.set_xlabel(xlabel or ref.axes[0].label)
+    return fig, (main, sub)
+
+
+def plot_root_histogram(obj, ax=None, log: bool = False):
+    """Draw a histogram read from a ROOT file (TH1, TH2, TProfile) with mplhep; returns the axis."""
+    if ax is None:
+        _, ax = new_figure()
+    classname = getattr(obj, "classname", "")
+    if classname.startswith("TH2"):
+        artists = mplhep.hist2dplot(obj.to_hist(), ax=ax, cbar=False)
+        ax.figure.colorbar(artists.pcolormesh, ax=ax, label="Entries / bin")
+    else:
+        mplhep.histplot(obj.to_hist() if not classname.startswith("TProfile") else obj, ax=ax,
+                        yerr=True, histtype="step", label=obj.name)
+        ax.set_ylabel("Entries / bin" if not classname.startswith("TProfile") else "mean")
+        ax.legend(loc="upper right")
+    ax.set_xlabel(obj.member("fXaxis").member("fTitle") or obj.name)
+    if log:
+        ax.set_yscale("log")
+    label(ax)
+    return ax

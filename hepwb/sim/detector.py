@@ -1,0 +1,239 @@
+"""A parametrised LHC-like detector: every number lives here, under one version string.
+
+This module owns the step from generator-level final-state particles to reconstructed
+particle-flow candidates. It does not know about Pythia, jets or files.
+
+The model, in the spirit of Delphes' CMS card, but deliberately small:
+
+* tracker   (|eta| < 2.5): charged particles above a pT threshold are found with an
+  efficiency and get a Gaussian pT resolution; the direction is kept (tracks measure angles well).
+* muon system (|eta| < 2.4): muons are found with an efficiency and a pT resolution.
+* ECAL (|eta| < 3.0): photons and untracked electrons deposit their energy in (eta, phi) cells;
+* HCAL (|eta| < 5.0): neutral hadrons, untracked charged hadrons, and photons beyond the ECAL;
+  each cell's energy is smeared with a stochastic and a constant term, cells below a noise
+  threshold are dropped, and a surviving cell becomes a massless neutral candidate at its centre.
+* pileup: charged particles from pileup vertices are removed when tracked (charged-hadron
+  subtraction); neutral pileup stays. A pileup vertex counts as reconstructed when it has at least
+  ``vertex_min_tracks`` tracks.
+
+All energies and momenta are in GeV, angles in radians.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import awkward as ak
+import numpy as np
+
+VERSION = "hepwb-detector-1.0"
+
+#: particle-flow candidate kinds stored in the ``kind`` field
+KINDS = {"charged_hadron": 0, "electron": 1, "muon": 2, "photon": 3, "neutral_hadron": 4}
+
+# Charges of the long-lived charged particles Pythia leaves stable, for positive PDG ids:
+# e-, mu-, pi+, K+, p, Sigma-, Sigma+, Xi-, Omega-. Everything else reaching the detector is neutral.
+_CHARGE_OF_POSITIVE_ID = {11: -1, 13: -1, 211: 1, 321: 1, 2212: 1, 3112: -1, 3222: 1, 3312: -1, 3334: -1}
+_INVISIBLE_IDS = (12, 14, 16)  # neutrinos
+_MUON_MASS = 0.10566  # GeV
+_PION_MASS = 0.13957  # GeV
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Every parameter of the detector model (GeV, radians)."""
+
+    version: str = VERSION
+    # tracker
+    tracker_eta_max: float = 2.5
+    track_pt_min: float = 0.5
+    track_efficiency: float = 0.95
+    track_resolution_constant: float = 0.005  # sigma(pT)/pT = c (+) s * pT
+    track_resolution_slope: float = 1.5e-4  # per GeV
+    # muon system
+    muon_eta_max: float = 2.4
+    muon_pt_min: float = 3.0
+    muon_efficiency: float = 0.95
+    muon_resolution_constant: float = 0.01
+    muon_resolution_slope: float = 1.0e-4  # per GeV
+    muon_momentum_scale: float = 1.0
+    # electromagnetic calorimeter
+    ecal_eta_max: float = 3.0
+    ecal_cell_eta: float = 0.025
+    ecal_cells_phi: int = 252  # 2 pi / 252 ~ 0.025 rad
+    ecal_stochastic: float = 0.03  # sigma(E)/E = a/sqrt(E) (+) b
+    ecal_constant: float = 0.005
+    ecal_cell_threshold: float = 0.5  # GeV of energy
+    # hadronic calorimeter (barrel, endcap and forward)
+    hcal_eta_max: float = 5.0
+    hcal_cell_eta: float = 0.1
+    hcal_cells_phi: int = 64  # 2 pi / 64 ~ 0.098 rad
+    hcal_stochastic: float = 1.0
+    hcal_constant: float = 0.05
+    hcal_cell_threshold: float = 1.0  # GeV of energy
+    # vertexing
+    vertex_min_tracks: int = 2
+
+    def describe(self) -> dict:
+        """The parameters as a plain dictionary (for manifests)."""
+        return asdict(self)
+
+
+DEFAULT = Detector()
+
+
+@dataclass
+class TruthParticles:
+    """Generator-level final-state particles of a batch of events, as flat arrays.
+
+    ``counts[i]`` particles belong to event ``i``; momenta in GeV; ``vertex`` is 0 for the hard
+    scatter and k > 0 for the k-th pileup interaction of the event.
+    """
+
+    counts: np.ndarray
+    px: np.ndarray
+    py: np.ndarray
+    pz: np.ndarray
+    energy: np.ndarray
+    pdg_id: np.ndarray
+    vertex: np.ndarray
+
+
+def charge_of(pdg_id: np.ndarray) -> np.ndarray:
+    """Electric charge (units of e) of stable particles from their PDG ids, shape like the input."""
+    absid = np.abs(pdg_id)
+    charge = np.zeros(absid.shape, dtype=np.int8)
+    for pid, q in _CHARGE_OF_POSITIVE_ID.items():
+        charge[absid == pid] = q
+    return (charge * np.sign(pdg_id)).astype(np.int8)
+
+
+def _relative_resolution(pt, constant, slope):
+    return np.hypot(constant, slope * pt)
+
+
+def _cell_index(eta, phi, eta_max, cell_eta, cells_phi):
+    n_eta = int(round(2 * eta_max / cell_eta))
+    i_eta = np.clip(((eta + eta_max) / cell_eta).astype(np.int64), 0, n_eta - 1)
+    i_phi = (((phi + np.pi) / (2 * np.pi)) * cells_phi).astype(np.int64) % cells_phi
+    return i_eta * cells_phi + i_phi, n_eta
+
+
+def _cell_centre(index, eta_max, cell_eta, cells_phi):
+    i_eta, i_phi = np.divmod(index, cells_phi)
+    eta = -eta_max + (i_eta + 0.5) * cell_eta
+    phi = -np.pi + (i_phi + 0.5) * (2 * np.pi / cells_phi)
+    return eta, phi
+
+
+def _calorimeter(event, energy, eta, phi, rng, *, eta_max, cell_eta, cells_phi, stochastic, constant, threshold):
+    """Sum deposits per (event, cell), smear, apply the threshold; returns flat cell candidates."""
+    cell, _ = _cell_index(eta, phi, eta_max, cell_eta, cells_phi)
+    n_cells = int(round(2 * eta_max / cell_eta)) * cells_phi
+    key = event.astype(np.int64) * n_cells + cell
+    unique_key, inverse = np.unique(key, return_inverse=True)
+    deposited = np.bincount(inverse, weights=energy, minlength=len(unique_key))
+    sigma = deposited * np.hypot(stochastic / np.sqrt(np.maximum(deposited, 1e-9)), constant)
+    measured = deposited + sigma * rng.standard_normal(len(deposited))
+    keep = measured > threshold
+    cell_event, cell_id = np.divmod(unique_key[keep], n_cells)
+    c_eta, c_phi = _cell_centre(cell_id, eta_max, cell_eta, cells_phi)
+    return cell_event, measured[keep], c_eta, c_phi
+
+
+def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector = DEFAULT) -> tuple[ak.Array, np.ndarray]:
+    """Reconstruct particle-flow candidates from generator-level final-state particles.
+
+    Parameters
+    ----------
+    truth : the batch's final-state particles (flat arrays, GeV).
+    rng : numpy random generator; the same state gives the same reconstruction.
+    detector : the detector parameters.
+
+    Returns
+    -------
+    candidates : awkward array, one list per event, of records with fields
+        ``pt, eta, phi, mass, energy`` (GeV, rad), ``charge`` (e), ``kind`` (see ``KINDS``) and
+        ``vertex`` (0 hard scatter, k pileup, -1 for neutral calorimeter candidates).
+    n_vertices : int array, shape (n_events,), reconstructed primary + pileup vertices.
+    """
+    d = detector
+    n_events = len(truth.counts)
+    event = np.repeat(np.arange(n_events), truth.counts)
+    absid = np.abs(truth.pdg_id)
+    pt = np.hypot(truth.px, truth.py)
+    p = np.sqrt(pt**2 + truth.pz**2)
+    eta = np.arcsinh(np.divide(truth.pz, pt, out=np.zeros_like(pt), where=pt > 0))
+    eta = np.where(pt > 0, eta, np.sign(truth.pz) * 10.0)
+    phi = np.arctan2(truth.py, truth.px)
+    charge = charge_of(truth.pdg_id)
+    visible = ~np.isin(absid, _INVISIBLE_IDS)
+    u = rng.random(len(pt))  # one uniform per particle for all efficiency decisions
+
+    # muons
+    is_muon = absid == 13
+    muon_found = is_muon & (np.abs(eta) < d.muon_eta_max) & (pt > d.muon_pt_min) & (u < d.muon_efficiency)
+    # tracks (charged, not muons)
+    is_charged = (charge != 0) & ~is_muon
+    tracked = is_charged & (np.abs(eta) < d.tracker_eta_max) & (pt > d.track_pt_min) & (u < d.track_efficiency)
+
+    def smear(mask, constant, slope, scale=1.0):
+        sel_pt = pt[mask]
+        res = _relative_resolution(sel_pt, constant, slope)
+        return np.abs(scale * sel_pt * (1.0 + res * rng.standard_normal(mask.sum())))
+
+    mu_pt = smear(muon_found, d.muon_resolution_constant, d.muon_resolution_slope, d.muon_momentum_scale)
+    trk_pt = smear(tracked, d.track_resolution_constant, d.track_resolution_slope)
+
+    # calorimeters: everything visible that is neither a found muon nor a track, except muons
+    # (minimum-ionising: their small deposit is neglected)
+    to_calo = visible & ~tracked & ~is_muon
+    electromagnetic = to_calo & ((absid == 22) | (absid == 11)) & (np.abs(eta) < d.ecal_eta_max)
+    hadronic = to_calo & ~electromagnetic & (np.abs(eta) < d.hcal_eta_max)
+    ecal = _calorimeter(event[electromagnetic], truth.energy[electromagnetic], eta[electromagnetic], phi[electromagnetic], rng,
+                        eta_max=d.ecal_eta_max, cell_eta=d.ecal_cell_eta, cells_phi=d.ecal_cells_phi,
+                        stochastic=d.ecal_stochastic, constant=d.ecal_constant, threshold=d.ecal_cell_threshold)
+    hcal = _calorimeter(event[hadronic], truth.energy[hadronic], eta[hadronic], phi[hadronic], rng,
+                        eta_max=d.hcal_eta_max, cell_eta=d.hcal_cell_eta, cells_phi=d.hcal_cells_phi,
+                        stochastic=d.hcal_stochastic, constant=d.hcal_constant, threshold=d.hcal_cell_threshold)
+
+    # charged-hadron subtraction: tracks from pileup vertices are identified and dropped
+    keep_trk = truth.vertex[tracked] == 0
+    # the hard-scatter vertex always counts; a pileup vertex needs enough tracks to be found
+    n_tracks_per_vertex = _tracks_per_vertex(event[tracked], truth.vertex[tracked], n_events)
+    n_vertices = 1 + (n_tracks_per_vertex[:, 1:] >= d.vertex_min_tracks).sum(axis=1)
+
+    def block(ev, pt_, eta_, phi_, mass, charge_, kind, vertex):
+        n = len(ev)
+        return dict(event=ev, pt=pt_, eta=eta_, phi=phi_, mass=np.broadcast_to(mass, n),
+                    charge=np.broadcast_to(charge_, n), kind=np.broadcast_to(kind, n),
+                    vertex=np.broadcast_to(vertex, n))
+
+    trk_kind = np.where(absid[tracked] == 11, KINDS["electron"], KINDS["charged_hadron"])
+    trk_mass = np.where(absid[tracked] == 11, 0.000511, _PION_MASS)
+    blocks = [
+        block(event[muon_found], mu_pt, eta[muon_found], phi[muon_found], _MUON_MASS, charge[muon_found],
+              KINDS["muon"], truth.vertex[muon_found]),
+        block(event[tracked][keep_trk], trk_pt[keep_trk], eta[tracked][keep_trk], phi[tracked][keep_trk],
+              trk_mass[keep_trk], charge[tracked][keep_trk], trk_kind[keep_trk], 0),
+        block(ecal[0], ecal[1] / np.cosh(ecal[2]), ecal[2], ecal[3], 0.0, 0, KINDS["photon"], -1),
+        block(hcal[0], hcal[1] / np.cosh(hcal[2]), hcal[2], hcal[3], 0.0, 0, KINDS["neutral_hadron"], -1),
+    ]
+    flat = {k: np.concatenate([np.asarray(b[k]) for b in blocks]) for k in blocks[0]}
+    order = np.lexsort((-flat["pt"], flat["event"]))  # by event, then decreasing pT
+    flat = {k: v[order] for k, v in flat.items()}
+    flat["energy"] = np.sqrt((flat["pt"] * np.cosh(flat["eta"])) ** 2 + flat["mass"] ** 2)
+    counts = np.bincount(flat.pop("event"), minlength=n_events)
+    dtypes = dict(pt=np.float32, eta=np.float32, phi=np.float32, mass=np.float32, energy=np.float32,
+                  charge=np.int8, kind=np.int8, vertex=np.int16)
+    columns = {k: ak.unflatten(flat[k].astype(dtypes[k]), counts) for k in dtypes}
+    candidates = ak.zip(columns)
+    return candidates, n_vertices.astype(np.int32)
+
+
+def _tracks_per_vertex(event, vertex, n_events):
+    """Count tracks per (event, vertex); returns shape (n_events, max_vertex + 1)."""
+    n_vtx = int(vertex.max()) + 1 if len(vertex) else 1
+    counts = np.zeros((n_events, n_vtx), dtype=np.int64)
+    np.add.at(counts, (event, vertex), 1)
+    return counts

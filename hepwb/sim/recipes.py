@@ -1,0 +1,296 @@
+"""Dataset recipes: Pythia process(es) -> detector -> FastJet -> the arrays a dataset stores.
+
+Each recipe owns one dataset's physics choices (processes, cuts, labels, stored branches with
+units) and a ``make_chunk`` function that produces ``n_events`` selected events for a seed and a
+chunk number. Chunks are independent and deterministic, so they can run on any worker in any
+order. Writing files and running chunks in parallel is ``hepwb.generate``'s job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import awkward as ak
+import fastjet
+import numpy as np
+
+from hepwb.features import HLS4ML_FEATURES, delta_phi, delta_r, hls4ml_features
+from hepwb.sim import detector as det
+from hepwb.sim.pythia import PROCESSES, PileupPool, final_state, hard_process, make_pythia, next_batch, pythia_seed, to_truth
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One stored branch: name, unit ('' when dimensionless) and meaning."""
+
+    name: str
+    unit: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a dataset is generated and what it holds."""
+
+    name: str
+    tree: str
+    description: str
+    samples: tuple[str, ...]  # independent generator streams (e.g. one per jet class)
+    processes: dict[str, tuple[str, ...]]  # sample -> Pythia settings
+    options: dict  # physics options (cuts, pileup), recorded in the manifest
+    branches: tuple[Branch, ...]
+    make_chunk: Callable[..., dict]
+    chunk_size: int = 500  # selected events per chunk; fixed so results do not depend on workers
+    labels: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------------------------
+# jets: one boosted jet per event, five classes (hls4ml jet-tagging benchmark)
+# --------------------------------------------------------------------------------------------
+
+JET_CLASSES = ("gluon", "light_quark", "W", "Z", "top")
+_JET_KINEMATICS = ("PhaseSpace:pTHatMin = 900.", "PhaseSpace:pTHatMax = 1100.")
+_JET_PROCESS = {"gluon": "qcd_gluon", "light_quark": "qcd_light_quark", "W": "w_hadronic",
+                "Z": "z_hadronic", "top": "ttbar_hadronic"}
+JETS_OPTIONS = dict(radius=0.8, pt_min=800.0, pt_max=1200.0, abs_eta_max=2.0, match_dr=0.6,
+                    max_constituents=50, pileup_mu=0.0, grooming="mMDT zcut=0.1 beta=0")
+_ANTIKT_08 = fastjet.JetDefinition(fastjet.antikt_algorithm, 0.8)
+
+
+def _is_target(hard: ak.Array, jet_class: str) -> ak.Array:
+    """Which hard-process objects a jet of ``jet_class`` must come from."""
+    absid = abs(hard.id)
+    if jet_class == "gluon":
+        return (hard.status == -23) & (absid == 21)
+    if jet_class == "light_quark":
+        return (hard.status == -23) & (absid >= 1) & (absid <= 3)
+    return (hard.status == -62) & (absid == {"W": 24, "Z": 23, "top": 6}[jet_class])
+
+
+def _cartesian(candidates: ak.Array) -> ak.Array:
+    pt, eta, phi = candidates.pt, candidates.eta, candidates.phi
+    return ak.zip({"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta),
+                   "E": candidates.energy}, depth_limit=2)
+
+
+def _jets_batch(pythia, n: int, jet_class: str, rng: np.random.Generator, opts: dict) -> dict:
+    record = next_batch(pythia, n)
+    targets = hard_process(record)
+    targets = targets[_is_target(targets, jet_class)]
+    candidates, _ = det.simulate(to_truth(final_state(record)), rng)
+    sequence = fastjet.ClusterSequence(_cartesian(candidates), _ANTIKT_08)
+    jets = sequence.inclusive_jets(min_pt=opts["pt_min"] * 0.5)
+    index = sequence.constituent_index(min_pt=opts["pt_min"] * 0.5)
+    jets = ak.zip({"pt": np.hypot(jets.px, jets.py), "px": jets.px, "py": jets.py, "pz": jets.pz, "E": jets.E})
+    jets_eta = np.arcsinh(jets.pz / jets.pt)
+    jets_phi = np.arctan2(jets.py, jets.px)
+    # each jet's distance to the nearest target object of its class
+    pairs = ak.cartesian({"j": ak.zip({"eta": jets_eta, "phi": jets_phi}), "t": targets}, nested=True)
+    dr = ak.min(delta_r(pairs.j.eta, pairs.j.phi, pairs.t.eta, pairs.t.phi), axis=2)
+    good = ((ak.fill_none(dr, np.inf) < opts["match_dr"]) & (jets.pt > opts["pt_min"]) & (jets.pt < opts["pt_max"])
+            & (abs(jets_eta) < opts["abs_eta_max"]))
+    # the leading good jet of each event (inclusive_jets are not pT-ordered)
+    order = ak.argsort(jets.pt, ascending=False)
+    good_ordered = good[order]
+    first = ak.firsts(ak.local_index(good_ordered)[good_ordered])
+    has_jet = ~ak.is_none(first)
+    pick = order[has_jet][ak.singletons(first[has_jet])]
+    def chosen(array):  # the picked jet's entry, without an option type
+        return ak.drop_none(ak.firsts(array[has_jet][pick]), axis=0)
+
+    jet, jet_eta, jet_phi, constituent_index = chosen(jets), chosen(jets_eta), chosen(jets_phi), chosen(index)
+    constituents = candidates[has_jet][constituent_index]
+    constituents = constituents[ak.argsort(constituents.pt, ascending=False)]
+    features = hls4ml_features(_cartesian(constituents))
+    n_max = opts["max_constituents"]
+    mass = np.sqrt(np.maximum(jet.E**2 - jet.pt**2 - jet.pz**2, 0.0))
+    out = {
+        "label": np.full(len(jet), JET_CLASSES.index(jet_class), dtype=np.int32),
+        "jet_pt": jet.pt, "jet_eta": jet_eta, "jet_phi": jet_phi, "jet_mass": mass, "jet_energy": jet.E,
+        **features,
+        "n_constituents": ak.num(constituents),
+        # one record so that uproot writes the jagged branches const_* with one counter, nconst
+        "const": ak.zip({"pt": constituents.pt[:, :n_max], "deta": (constituents.eta - jet_eta)[:, :n_max],
+                         "dphi": delta_phi(constituents.phi, jet_phi)[:, :n_max],
+                         "energy": constituents.energy[:, :n_max], "charge": constituents.charge[:, :n_max]}),
+    }
+    return {"events": out, "n_generated": n}
+
+
+def _compact_leaf(layout, **kwargs):
+    if layout.is_numpy and layout.dtype in (np.float64, np.int64):
+        return ak.contents.NumpyArray(layout.data.astype(np.float32 if layout.dtype == np.float64 else np.int32))
+    return None
+
+
+def _as_stored(arrays: dict) -> dict:
+    """Complete events only; float64 -> float32 and int64 -> int32 leaves, for compact files."""
+    out = {}
+    for key, value in arrays.items():
+        value = ak.Array(value)
+        if ak.any(ak.is_none(value, axis=0)):
+            raise ValueError(f"branch {key!r} has missing entries; every stored event must be complete")
+        value = ak.drop_none(value, axis=0)  # removes the option type left by selections
+        out[key] = ak.transform(_compact_leaf, value)
+    return out
+
+
+def _fill(batch_fn, n_events: int, first_batch: int) -> dict:
+    """Call ``batch_fn(size)`` until ``n_events`` events pass the selection; keep exactly that many.
+
+    Batch sizes adapt to the measured selection efficiency so little is generated in vain.
+    """
+    parts, n_generated, n_selected, size = [], 0, 0, first_batch
+    while n_selected < n_events:
+        result = batch_fn(size)
+        parts.append(result["events"])
+        n_generated += result["n_generated"]
+        n_selected += len(next(iter(result["events"].values())))
+        if n_selected == 0 and n_generated > 100 * max(n_events, 10):
+            raise RuntimeError(f"no event passed the selection in {n_generated} generated; check the settings")
+        efficiency = max(n_selected, 1) / n_generated
+        size = int(np.clip(1.05 * (n_events - n_selected) / efficiency + 5, 10, 5 * first_batch))
+    merged = {k: ak.concatenate([ak.Array(p[k]) for p in parts])[:n_events] for k in parts[0]}
+    return {"events": _as_stored(merged), "n_generated": n_generated}
+
+
+def make_jets_chunk(n_events: int, seed: int, chunk: int, sample: str) -> dict:
+    """``n_events`` labelled jets of class ``sample`` for chunk number ``chunk`` of ``seed``."""
+    stream = JET_CLASSES.index(sample)
+    pythia = make_pythia(_JET_PROCESS[sample], pythia_seed(seed, stream, chunk), _JET_KINEMATICS)
+    rng = np.random.default_rng([seed, stream, chunk])
+    return _fill(lambda size: _jets_batch(pythia, size, sample, rng, JETS_OPTIONS), n_events, first_batch=n_events + 10)
+
+
+_JET_BRANCHES = (
+    Branch("label", "", "jet class: " + ", ".join(f"{i} = {c}" for i, c in enumerate(JET_CLASSES))),
+    Branch("jet_pt", "GeV", "jet transverse momentum (anti-kT R = 0.8, reconstructed candidates)"),
+    Branch("jet_eta", "", "jet pseudorapidity"),
+    Branch("jet_phi", "rad", "jet azimuth"),
+    Branch("jet_mass", "GeV", "ungroomed jet mass"),
+    Branch("jet_energy", "GeV", "jet energy"),
+    *(Branch(f, "GeV" if f == "mass_mmdt" else "", f"hls4ml benchmark feature {f}"
+             + (" (mMDT-groomed, fastjet EnergyCorrelator)" if f.endswith("_mmdt") else "")) for f in HLS4ML_FEATURES),
+    Branch("n_constituents", "", "number of jet constituents (all, before truncation to 50)"),
+    Branch("nconst", "", "number of stored constituents (counter of the const_* branches, at most 50)"),
+    Branch("const_pt", "GeV", "constituent pT, up to 50 per jet, decreasing pT (jagged)"),
+    Branch("const_deta", "", "constituent eta - jet eta (jagged)"),
+    Branch("const_dphi", "rad", "constituent phi - jet phi, wrapped to [-pi, pi) (jagged)"),
+    Branch("const_energy", "GeV", "constituent energy (jagged)"),
+    Branch("const_charge", "e", "constituent electric charge (jagged)"),
+)
+
+JETS = Recipe(
+    name="jets",
+    tree="jets",
+    description="boosted jets with pT near 1 TeV from gluons, light quarks, W, Z and top quarks",
+    samples=JET_CLASSES,
+    processes={c: (*PROCESSES[_JET_PROCESS[c]], *_JET_KINEMATICS) for c in JET_CLASSES},
+    options=JETS_OPTIONS,
+    branches=_JET_BRANCHES,
+    make_chunk=make_jets_chunk,
+    labels=JET_CLASSES,
+)
+
+
+# --------------------------------------------------------------------------------------------
+# zmumu: Z/gamma* -> mu mu with jets and pileup, the quantities an analysis keeps
+# --------------------------------------------------------------------------------------------
+
+ZMUMU_OPTIONS = dict(pileup_mu=20.0, pileup_library=1000, muon_pt_min=(20.0, 10.0), isolation_dr=0.4,
+                     jet_radius=0.4, jet_pt_min=30.0, jet_abs_eta_max=4.7, max_jets=5)
+_ANTIKT_04 = fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)
+
+
+def _zmumu_batch(pythia, pileup: PileupPool, n: int, rng: np.random.Generator, opts: dict) -> dict:
+    record = next_batch(pythia, n)
+    hard = hard_process(record)
+    z = ak.firsts(hard[(hard.status == -62) & (hard.id == 23)])
+    particles = pileup.overlay(final_state(record), rng)
+    candidates, n_vertices = det.simulate(to_truth(particles), rng)
+    muons = candidates[candidates.kind == det.KINDS["muon"]]
+    lead_min, sub_min = opts["muon_pt_min"]
+    two = (ak.num(muons) >= 2)
+    muons2 = ak.pad_none(muons, 2)[:, :2]
+    ok = two & ak.fill_none((muons2[:, 0].pt > lead_min) & (muons2[:, 1].pt > sub_min)
+                            & (muons2[:, 0].charge * muons2[:, 1].charge < 0), False)
+    ok = ak.to_numpy(ok)
+    muons2, candidates, n_vertices, z = muons2[ok], candidates[ok], n_vertices[ok], z[ok]
+    others = candidates[candidates.kind != det.KINDS["muon"]]
+
+    out = {}
+    p4 = []
+    for i, mu in enumerate((muons2[:, 0], muons2[:, 1]), start=1):
+        near = delta_r(others.eta, others.phi, mu.eta, mu.phi) < opts["isolation_dr"]
+        out[f"mu{i}_pt"], out[f"mu{i}_eta"], out[f"mu{i}_phi"] = mu.pt, mu.eta, mu.phi
+        out[f"mu{i}_energy"], out[f"mu{i}_charge"] = mu.energy, mu.charge
+        out[f"mu{i}_iso"] = ak.sum(others.pt[near], axis=1) / mu.pt
+        p4.append((mu.pt * np.cos(mu.phi), mu.pt * np.sin(mu.phi), mu.pt * np.sinh(mu.eta), mu.energy))
+    px, py, pz, e = (p4[0][k] + p4[1][k] for k in range(4))
+    out["m_ll"] = np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0.0))
+
+    sequence = fastjet.ClusterSequence(_cartesian(others), _ANTIKT_04)
+    jets = sequence.inclusive_jets(min_pt=opts["jet_pt_min"])
+    jet_pt = np.hypot(jets.px, jets.py)
+    jet_eta = np.arcsinh(jets.pz / jet_pt)
+    jet_pt = jet_pt[abs(jet_eta) < opts["jet_abs_eta_max"]]
+    jet_pt = ak.sort(jet_pt, ascending=False)
+    out["n_jets"] = ak.num(jet_pt)
+    out["jet"] = ak.zip({"pt": jet_pt[:, : opts["max_jets"]]})  # branch jet_pt, counter njet
+
+    all_px = ak.sum(candidates.pt * np.cos(candidates.phi), axis=1)
+    all_py = ak.sum(candidates.pt * np.sin(candidates.phi), axis=1)
+    out["met"] = np.hypot(all_px, all_py)
+    out["met_phi"] = np.arctan2(-all_py, -all_px)
+    out["n_vertices"] = n_vertices
+    out["gen_z_pt"], out["gen_z_rapidity"], out["gen_z_mass"] = z.pt, z.rapidity, z.mass
+    return {"events": out, "n_generated": n}
+
+
+def make_zmumu_chunk(n_events: int, seed: int, chunk: int, sample: str = "drell_yan_mumu") -> dict:
+    """``n_events`` selected Z/gamma* -> mu mu events (with pileup) for chunk ``chunk`` of ``seed``."""
+    opts = ZMUMU_OPTIONS
+    pythia = make_pythia(sample, pythia_seed(seed, 0, chunk))
+    pileup = PileupPool(opts["pileup_mu"], pythia_seed(seed, 1), opts["pileup_library"])
+    rng = np.random.default_rng([seed, 0, chunk])
+    return _fill(lambda size: _zmumu_batch(pythia, pileup, size, rng, opts), n_events, first_batch=2 * n_events + 10)
+
+
+def _muon_branches(i: int) -> tuple[Branch, ...]:
+    which = "leading" if i == 1 else "subleading"
+    return (
+        Branch(f"mu{i}_pt", "GeV", f"{which} muon pT"),
+        Branch(f"mu{i}_eta", "", f"{which} muon pseudorapidity"),
+        Branch(f"mu{i}_phi", "rad", f"{which} muon azimuth"),
+        Branch(f"mu{i}_energy", "GeV", f"{which} muon energy"),
+        Branch(f"mu{i}_charge", "e", f"{which} muon charge"),
+        Branch(f"mu{i}_iso", "", f"{which} muon relative isolation: sum pT of other candidates within dR < 0.4 / muon pT"),
+    )
+
+
+ZMUMU = Recipe(
+    name="zmumu",
+    tree="events",
+    description="Z/gamma* -> mu+ mu- events with jets and pileup (mean 20), the quantities an analysis keeps",
+    samples=("drell_yan_mumu",),
+    processes={"drell_yan_mumu": PROCESSES["drell_yan_mumu"], "pileup": PROCESSES["minimum_bias"]},
+    options=ZMUMU_OPTIONS,
+    branches=(
+        *_muon_branches(1), *_muon_branches(2),
+        Branch("m_ll", "GeV", "dimuon invariant mass"),
+        Branch("n_jets", "", "number of anti-kT R = 0.4 jets with pT > 30 GeV, |eta| < 4.7 (muons excluded)"),
+        Branch("njet", "", "number of stored jets (counter of jet_pt, at most 5)"),
+        Branch("jet_pt", "GeV", "pT of up to five leading jets, decreasing (jagged)"),
+        Branch("met", "GeV", "missing transverse energy from all reconstructed candidates"),
+        Branch("met_phi", "rad", "azimuth of the missing transverse momentum"),
+        Branch("n_vertices", "", "reconstructed vertices (hard scatter + pileup vertices with >= 2 tracks)"),
+        Branch("gen_z_pt", "GeV", "generator-level Z/gamma* pT"),
+        Branch("gen_z_rapidity", "", "generator-level Z/gamma* rapidity"),
+        Branch("gen_z_mass", "GeV", "generator-level Z/gamma* mass"),
+    ),
+    make_chunk=make_zmumu_chunk,
+    chunk_size=1000,
+)
+
+RECIPES = {recipe.name: recipe for recipe in (JETS, ZMUMU)}

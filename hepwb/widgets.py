@@ -1,0 +1,323 @@
+"""Interactive ipywidgets for JupyterLab: a ROOT file browser and a histogram explorer.
+
+Both keep their current figure (``.figure``) and histogram(s) (``.hists``) as attributes, so
+they can be driven and checked without a display (tests, papermill), and ``.figure`` can be
+shown as a static picture where nobody interacts. Data access goes through ``hepwb.data``;
+drawing goes through ``hepwb.plotting``.
+"""
+
+from __future__ import annotations
+
+import awkward as ak
+import ipywidgets as w
+import numpy as np
+import uproot
+from IPython.display import display
+
+from hepwb import data, plotting
+
+_HISTOGRAM_CLASSES = ("TH1", "TH2", "TProfile")
+_TREE_CLASSES = ("TTree", "TNtuple", "TNtupleD")
+
+
+def _show(output: w.Output, figure) -> None:
+    """Put ``figure`` into ``output`` (only inside a running kernel; tests have none)."""
+    from IPython import get_ipython
+
+    if get_ipython() is None:
+        return
+    output.clear_output(wait=True)
+    with output:
+        display(figure)
+
+
+def is_numeric(branch) -> bool:
+    """True when a branch holds numbers (flat or jagged), i.e. can be histogrammed."""
+    interpretation = branch.interpretation
+    content = getattr(interpretation, "content", interpretation)  # jagged -> its element type
+    return isinstance(content, uproot.interpretation.numerical.AsDtype) and content.from_dtype.kind in "biuf"
+
+
+class RootBrowser(w.VBox):
+    """Browse a ROOT file: trees and their branches (type, entries), histograms.
+
+    Choosing a branch shows its histogram (the first ``max_entries`` entries; jagged branches
+    are flattened); choosing a histogram object draws it.
+
+    >>> browser = RootBrowser("zmumu")          # a dataset name or any path
+    >>> browser.select("m_ll")                  # same as clicking the branch
+    >>> browser.figure                          # the current matplotlib figure
+    """
+
+    def __init__(self, source, *, max_entries: int = 100_000, bins: int = 60):
+        self.source = source
+        self.file = data.open(source)
+        self.max_entries = max_entries
+        self.bins = bins
+        self.figure = None
+        self.hists: dict = {}
+        classnames = {key.split(";")[0]: cls for key, cls in self.file.classnames().items()}
+        self.objects = {name: cls for name, cls in classnames.items()
+                        if cls.startswith(_HISTOGRAM_CLASSES) or cls in _TREE_CLASSES}
+        self.header = w.HTML()
+        self.object_list = w.Dropdown(options=[f"{name}  [{cls}]" for name, cls in self.objects.items()],
+                                      description="object", layout=w.Layout(width="420px"))
+        self.filter = w.Text(placeholder="filter branches (e.g. Muon_)", description="filter",
+                             layout=w.Layout(width="420px"))
+        self.branch_list = w.Select(rows=14, description="branch", layout=w.Layout(width="420px"))
+        self.log_scale = w.Checkbox(value=False, description="log y")
+        self.status = w.HTML()
+        self.output = w.Output(layout=w.Layout(min_width="520px"))
+        self.object_list.observe(self._on_object, names="value")
+        self.filter.observe(lambda change: self._fill_branches(), names="value")
+        self.branch_list.observe(self._on_branch, names="value")
+        self.log_scale.observe(lambda change: self._redraw(), names="value")
+        controls = w.VBox([self.object_list, self.filter, self.branch_list, self.log_scale, self.status])
+        super().__init__([self.header, w.HBox([controls, self.output])])
+        self.add_class("hepwb-root-browser")
+        self.header.value = f"<b>{self.file.file_path}</b> &mdash; {len(self.objects)} objects"
+        if self.objects:
+            self._on_object(None)
+
+    # --- state -------------------------------------------------------------------------
+    @property
+    def current_object(self) -> str | None:
+        value = self.object_list.value
+        return value.split("  [")[0] if value else None
+
+    @property
+    def current_branch(self) -> str | None:
+        value = self.branch_list.value
+        return value.split("  ")[0] if value else None
+
+    def branch_rows(self) -> list[str]:
+        """The branch list as shown: 'name  type  (entries)'."""
+        return list(self.branch_list.options)
+
+    # --- actions -------------------------------------------------------------------------
+    def select(self, name: str) -> None:
+        """Select an object (tree or histogram) or, in the current tree, a branch, by name."""
+        if name in self.objects:
+            self.object_list.value = next(o for o in self.object_list.options if o.startswith(name + "  ["))
+            return
+        if self.filter.value and not name.startswith(self.filter.value):
+            self.filter.value = ""
+        for option in self.branch_list.options:
+            if option.split("  ")[0] == name:
+                self.branch_list.value = option
+                return
+        tree = self.current_object
+        raise data.MissingBranchError(f"{self.file.file_path}:{tree}: no branch or object named {name!r}; "
+                                      f"branches: {[o.split('  ')[0] for o in self.branch_list.options]}; "
+                                      f"objects: {list(self.objects)}")
+
+    def _on_object(self, change) -> None:
+        name = self.current_object
+        cls = self.objects[name]
+        if cls in _TREE_CLASSES:
+            tree = self.file[name]
+            self.header.value = (f"<b>{self.file.file_path}</b> &mdash; tree <code>{name}</code>: "
+                                 f"{tree.num_entries} entries, {len(tree.keys())} branches")
+            self.filter.disabled = False
+            self._fill_branches()
+        else:
+            self.header.value = f"<b>{self.file.file_path}</b> &mdash; {cls} <code>{name}</code>"
+            self.branch_list.options = []
+            self.filter.disabled = True
+            self._draw_histogram_object(name)
+
+    def _fill_branches(self) -> None:
+        name = self.current_object
+        if self.objects.get(name) not in _TREE_CLASSES:
+            return
+        tree = self.file[name]
+        rows = [f"{b}  {tree[b].typename}  ({tree[b].num_entries})" for b in tree.keys()
+                if self.filter.value.lower() in b.lower()]
+        self.branch_list.options = rows
+        numeric = [row for row in rows if is_numeric(tree[row.split("  ")[0]])]
+        if numeric or rows:
+            self.branch_list.value = (numeric or rows)[0]
+
+    def _on_branch(self, change) -> None:
+        if self.current_branch is not None:
+            self._draw_branch(self.current_branch)
+
+    def _redraw(self) -> None:
+        name = self.current_object
+        if name is None:
+            return
+        if self.objects[name] in _TREE_CLASSES:
+            self._on_branch(None)
+        else:
+            self._draw_histogram_object(name)
+
+    def _draw_branch(self, branch: str) -> None:
+        tree = self.file[self.current_object]
+        try:
+            values = tree[branch].array(entry_stop=self.max_entries, library="ak")
+            flat = plotting.to_flat_numpy(values)
+        except Exception as error:  # non-numeric branches (strings, objects) cannot be histogrammed
+            self.status.value = f"<span style='color:#b00'>cannot histogram {branch}: {type(error).__name__}</span>"
+            return
+        if len(flat) == 0:
+            self.status.value = f"{branch}: no finite values"
+            return
+        integer_like = np.all(flat == np.round(flat)) and flat.max() - flat.min() < 100
+        lo, hi = (flat.min() - 0.5, flat.max() + 0.5) if integer_like else plotting.auto_range(flat)
+        bins = int(hi - lo) if integer_like else self.bins
+        unit = self._unit(branch)
+        h = plotting.histogram(flat, bins=max(bins, 1), range=(lo, hi), name=branch,
+                               xlabel=f"{branch} [{unit}]" if unit else branch)
+        self.hists = {branch: h}
+        fig, ax = plotting.new_figure()
+        hepwb_dataset = self._is_hepwb_dataset()
+        plotting.plot_hists({"": h}, ax=ax, log=self.log_scale.value, data=not hepwb_dataset,
+                            com=plotting.ENERGY_TEV if hepwb_dataset else None)
+        self.figure = fig
+        shown = min(tree.num_entries, self.max_entries)
+        self.status.value = f"{branch}: {len(flat)} values from {shown} of {tree.num_entries} entries"
+        _show(self.output, fig)
+
+    def _draw_histogram_object(self, name: str) -> None:
+        obj = self.file[name]
+        fig, ax = plotting.new_figure()
+        plotting.plot_root_histogram(obj, ax=ax, log=self.log_scale.value)
+        self.hists = {name: obj.to_hist()}
+        self.figure = fig
+        self.status.value = f"{name}: {self.objects[name]}"
+        _show(self.output, fig)
+
+    def _unit(self, branch: str) -> str:
+        if isinstance(self.source, str) and self.source in data.list_datasets():
+            for row in data.dataset_info(self.source).get("schema", []):
+                if row["name"] == branch:
+                    return row["unit"]
+        return ""
+
+    def _is_hepwb_dataset(self) -> bool:
+        return isinstance(self.source, str) and self.source in data.list_datasets()
+
+
+class HistogramExplorer(w.VBox):
+    """Histogram a branch or an expression, with binning, range, log scale, a cut, and overlays.
+
+    Parameters
+    ----------
+    source : dataset name, path, or uproot TTree.
+    expression : a branch name or an uproot expression such as ``"sqrt(px1**2 + py1**2)"``.
+    split_by : an integer branch (e.g. ``"label"``) whose values define the overlaid samples.
+    split_labels : names of those values (e.g. the jet classes); index = value.
+    max_entries : entries read per update (keeps the widget responsive).
+
+    >>> explorer = HistogramExplorer("jets", "mass_mmdt", split_by="label", split_labels=[...])
+    >>> explorer.set(cut="jet_pt > 900", bins=40)
+    >>> explorer.figure
+    """
+
+    def __init__(self, source, expression: str | None = None, *, tree_name: str | None = None,
+                 split_by: str | None = None, split_labels: list[str] | None = None,
+                 bins: int = 50, range: tuple[float, float] | None = None, cut: str = "",
+                 log: bool = False, density: bool = False, max_entries: int = 200_000):
+        self.tree = source if isinstance(source, uproot.behaviors.TBranch.HasBranches) else data.tree(source, tree_name)
+        self.branches = list(self.tree.keys())
+        self.split_by = split_by
+        if split_by is not None and split_by not in self.branches:
+            raise data.MissingBranchError(f"split_by: no branch named {split_by!r}; branches: {self.branches}")
+        self.split_labels = list(split_labels) if split_labels is not None else None
+        self.max_entries = max_entries
+        self.figure = None
+        self.hists: dict = {}
+        sample_names = self._sample_names()
+        self.expression = w.Combobox(value=expression or self.branches[0], options=self.branches,
+                                     description="x", ensure_option=False, layout=w.Layout(width="360px"))
+        self.cut = w.Text(value=cut, description="cut", placeholder="e.g. jet_pt > 900",
+                          layout=w.Layout(width="360px"))
+        self.bins = w.IntSlider(value=bins, min=5, max=200, description="bins")
+        self.auto_range = w.Checkbox(value=range is None, description="auto range")
+        self.low = w.FloatText(value=range[0] if range else 0.0, description="from", layout=w.Layout(width="180px"))
+        self.high = w.FloatText(value=range[1] if range else 1.0, description="to", layout=w.Layout(width="180px"))
+        self.log_scale = w.Checkbox(value=log, description="log y")
+        self.density = w.Checkbox(value=density, description="normalise")
+        self.samples = w.SelectMultiple(options=sample_names, value=tuple(sample_names), rows=min(6, len(sample_names)),
+                                        description="overlay", layout=w.Layout(width="360px"))
+        self.status = w.HTML()
+        self.output = w.Output(layout=w.Layout(min_width="520px"))
+        for control in (self.expression, self.cut, self.bins, self.auto_range, self.low, self.high,
+                        self.log_scale, self.density, self.samples):
+            control.observe(lambda change: self.update(), names="value")
+        controls = w.VBox([self.expression, self.cut, self.bins, self.auto_range, w.HBox([self.low, self.high]),
+                           w.HBox([self.log_scale, self.density]), self.samples, self.status])
+        super().__init__([w.HBox([controls, self.output])])
+        self.add_class("hepwb-histogram-explorer")
+        self._updating = False
+        self.update()
+
+    def _sample_names(self) -> list[str]:
+        if self.split_by is None:
+            self._sample_values = {"all": None}
+        else:
+            values = np.unique(self.tree[self.split_by].array(entry_stop=self.max_entries, library="np"))
+            self._sample_values = {self._label_of(v): v for v in values}
+        return list(self._sample_values)
+
+    def _label_of(self, value) -> str:
+        if self.split_labels is not None and 0 <= int(value) < len(self.split_labels):
+            return self.split_labels[int(value)]
+        return f"{self.split_by} = {value}"
+
+    def set(self, **settings) -> None:
+        """Change several controls at once (expression, cut, bins, range, log_scale, density, samples)."""
+        self._updating = True
+        try:
+            for key, value in settings.items():
+                if key == "range":
+                    self.auto_range.value = value is None
+                    if value is not None:
+                        self.low.value, self.high.value = value
+                elif key == "samples":
+                    self.samples.value = tuple(value)
+                else:
+                    getattr(self, key).value = value
+        finally:
+            self._updating = False
+        self.update()
+
+    def values(self) -> dict[str, np.ndarray]:
+        """The flattened values per selected sample for the current expression and cut."""
+        expression = self.expression.value.strip()
+        columns = [expression] + ([self.split_by] if self.split_by else [])
+        arrays = self.tree.arrays(columns, cut=self.cut.value.strip() or None, entry_stop=self.max_entries,
+                                  library="ak")
+        x = arrays[expression]
+        if self.split_by is None:
+            return {"all": plotting.to_flat_numpy(x)}
+        key = arrays[self.split_by]
+        return {name: plotting.to_flat_numpy(x[key == self._sample_values[name]]) for name in self.samples.value}
+
+    def update(self) -> None:
+        """Recompute and redraw (called on every control change)."""
+        if getattr(self, "_updating", False):
+            return
+        try:
+            per_sample = self.values()
+        except Exception as error:  # a typo in an expression or cut must not kill the widget
+            self.status.value = (f"<span style='color:#b00'>{type(error).__name__}: {error}</span><br>"
+                                 f"branches: {', '.join(self.branches[:40])}{' ...' if len(self.branches) > 40 else ''}")
+            return
+        everything = np.concatenate(list(per_sample.values())) if per_sample else np.zeros(0)
+        if self.auto_range.value:
+            lo, hi = plotting.auto_range(everything)
+        else:
+            lo, hi = self.low.value, self.high.value
+            if not hi > lo:
+                self.status.value = f"<span style='color:#b00'>range: 'to' ({hi}) must exceed 'from' ({lo})</span>"
+                return
+        label = self.expression.value
+        self.hists = {name: plotting.histogram(v, bins=self.bins.value, range=(lo, hi), name="x", xlabel=label)
+                      for name, v in per_sample.items()}
+        fig, ax = plotting.new_figure()
+        plotting.plot_hists(self.hists, ax=ax, density=self.density.value, log=self.log_scale.value, xlabel=label)
+        self.figure = fig
+        counts = ", ".join(f"{k}: {len(v)}" for k, v in per_sample.items())
+        self.status.value = f"entries: {counts}"
+        _show(self.output, fig)
