@@ -61,7 +61,8 @@ def run_notebook(notebook: Path | str, preset: str = "school", out_dir: Path | s
 
     Writes ``OUT/<stem>/<stem>.ipynb`` (the executed notebook) and whatever the notebook writes to
     its ``output_dir`` (set to ``OUT/<stem>``), including ``metrics.json``. Returns a result dict:
-    notebook, status ("ok"/"failed"), seconds, error (which cell failed and why), metrics.
+    notebook, status ("ok"/"failed"), seconds, error (which cell failed, numbered by execution
+    count in the executed notebook, and why), metrics.
     """
     import papermill
 
@@ -77,7 +78,8 @@ def run_notebook(notebook: Path | str, preset: str = "school", out_dir: Path | s
                                    progress_bar=False, log_output=False)
     except papermill.PapermillExecutionError as error:
         result["status"] = "failed"
-        result["error"] = f"cell {error.exec_count} (cell index {error.cell_index}): {error.ename}: {error.evalue}"
+        executed = run_dir / notebook.name  # numbering as the user sees it there (papermill adds one cell)
+        result["error"] = f"cell [{error.exec_count}] of {executed}: {error.ename}: {error.evalue}"
     except Exception as error:  # kernel died, bad parameters, unreadable notebook ...
         result["status"] = "failed"
         result["error"] = f"{type(error).__name__}: {error}"
@@ -115,7 +117,7 @@ def headline(metrics: dict, n: int = 4) -> dict:
     if isinstance(metrics.get("headline"), dict):
         return metrics["headline"]
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    
+
 
 def _format(value) -> str:
     if isinstance(value, float):

@@ -106,7 +106,7 @@ def _results_in_order(name, seed, chunks, workers, scheduler):
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                 dashboard_address=None)
+                                                 dashboard_address=":0")
     client = Client(scheduler or cluster)
     try:
         futures = [client.submit(_run_chunk, name, seed, chunk, pure=False) for chunk in chunks]

@@ -8,7 +8,6 @@ drawing goes through ``hepwb.plotting``.
 
 from __future__ import annotations
 
-import awkward as ak
 import ipywidgets as w
 import numpy as np
 import uproot

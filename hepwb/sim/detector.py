@@ -162,7 +162,6 @@ def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector
     event = np.repeat(np.arange(n_events), truth.counts)
     absid = np.abs(truth.pdg_id)
     pt = np.hypot(truth.px, truth.py)
-    p = np.sqrt(pt**2 + truth.pz**2)
     eta = np.arcsinh(np.divide(truth.pz, pt, out=np.zeros_like(pt), where=pt > 0))
     eta = np.where(pt > 0, eta, np.sign(truth.pz) * 10.0)
     phi = np.arctan2(truth.py, truth.px)

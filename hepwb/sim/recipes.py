@@ -17,7 +17,16 @@ import numpy as np
 
 from hepwb.features import HLS4ML_FEATURES, delta_phi, delta_r, hls4ml_features
 from hepwb.sim import detector as det
-from hepwb.sim.pythia import PROCESSES, PileupPool, final_state, hard_process, make_pythia, next_batch, pythia_seed, to_truth
+from hepwb.sim.pythia import (
+    PROCESSES,
+    PileupPool,
+    final_state,
+    hard_process,
+    make_pythia,
+    next_batch,
+    pythia_seed,
+    to_truth,
+)
 
 
 @dataclass(frozen=True)

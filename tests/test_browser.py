@@ -1,0 +1,124 @@
+"""The widgets in a real browser: JupyterLab on 127.0.0.1, driven by Playwright in headless Chromium.
+
+Skips where Debian's Chromium (/usr/bin/chromium) is absent. Runs a copy of 00_root_data (so
+JupyterLab's autosave cannot touch the committed notebook), checks that the ROOT browser and the
+histogram explorer render and react to a change, and saves screenshots in results/browser-test/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from hepwb import batch
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = batch.ROOT / "results" / "browser-test"
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium); .ci/run installs it with apt-get")
+    pytest.importorskip("playwright")
+    work = tmp_path / "lab"
+    work.mkdir()
+    shutil.copy(batch.NOTEBOOK_DIR / "00_root_data.ipynb", work)
+    port, token = _free_port(), "hepwb-test"
+    env_dirs = {name: str(tmp_path / name) for name in ("config", "runtime")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "jupyterlab.log", "w"),
+        env={**__import__("os").environ, "JUPYTER_CONFIG_DIR": env_dirs["config"],
+             "JUPYTER_RUNTIME_DIR": env_dirs["runtime"]})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        process.terminate()
+        pytest.fail(f"JupyterLab did not start; log: {(tmp_path / 'jupyterlab.log').read_text()[-2000:]}")
+    yield f"{url}/lab/tree/00_root_data.ipynb?token={token}"
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def _image_source(page, widget_class: str) -> str:
+    return page.locator(f".{widget_class} img").first.get_attribute("src", timeout=5_000) or ""
+
+
+def _wait_for_new_image(page, widget_class: str, old: str, timeout_s: float = 300) -> str:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            new = _image_source(page, widget_class)
+        except Exception:  # the output is being redrawn
+            new = old
+        if new and new != old:
+            return new
+        page.wait_for_timeout(1000)
+    raise AssertionError(f"the {widget_class} picture did not change within {timeout_s} s")
+
+
+def test_widgets_render_and_react_in_jupyterlab(jupyterlab):
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                          "--disable-component-update", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page.goto(jupyterlab)
+        page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        # the kernel-selection dialog appears on first open: accept the proposed kernel
+        try:
+            page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15_000)
+        except Exception:
+            pass
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_text("Run All Cells", exact=True).click()
+
+        page.wait_for_selector(".hepwb-root-browser img", timeout=240_000)
+        page.wait_for_selector(".hepwb-histogram-explorer img", timeout=300_000)
+        page.locator(".hepwb-root-browser").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(SCREENSHOTS / "root-browser.png"))
+
+        # choose another branch: the histogram changes
+        before = _image_source(page, "hepwb-root-browser")
+        branches = page.locator(".hepwb-root-browser .widget-select select").first
+        met = next(label for label in branches.locator("option").all_inner_texts() if label.startswith("met "))
+        branches.select_option(label=met)
+        after = _wait_for_new_image(page, "hepwb-root-browser", before)
+        assert after != before
+        page.screenshot(path=str(SCREENSHOTS / "root-browser-met.png"))
+
+        # type a cut into the histogram explorer: its picture changes too
+        page.locator(".hepwb-histogram-explorer").first.scroll_into_view_if_needed()
+        before = _image_source(page, "hepwb-histogram-explorer")
+        cut = page.locator(".hepwb-histogram-explorer input[placeholder='e.g. jet_pt > 900']").first
+        cut.fill("mass_mmdt > 60")
+        cut.press("Enter")
+        _wait_for_new_image(page, "hepwb-histogram-explorer", before)
+        page.screenshot(path=str(SCREENSHOTS / "histogram-explorer.png"))
+        browser.close()

@@ -1,0 +1,161 @@
+"""ROOT I/O: round trips, clear errors on bad input, real files written by ROOT itself."""
+
+from __future__ import annotations
+
+import shutil
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from hepwb import data
+from tests.conftest import REAL_ROOT_FILES, real_root_file
+
+
+def _write(path, arrays, tree="events"):
+    with data.TreeWriter(path, tree) as writer:
+        writer.extend(arrays)
+    return path
+
+
+def test_root_round_trip_flat_and_jagged(tmp_path):
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 6, 1000)
+    arrays = {"x": rng.normal(size=1000).astype(np.float32), "n": counts.astype(np.int32),
+              "part": ak.zip({"pt": ak.unflatten(rng.exponential(10, counts.sum()).astype(np.float32), counts)})}
+    path = _write(tmp_path / "round.root", arrays)
+    back = data.read(path)
+    assert set(back.fields) == {"x", "n", "npart", "part_pt"}
+    assert np.array_equal(back.x, arrays["x"]) and np.array_equal(back.n, arrays["n"])
+    assert ak.array_equal(back.part_pt, arrays["part"].pt)
+
+
+def test_writer_appends_chunks_in_order(tmp_path):
+    path = tmp_path / "chunks.root"
+    with data.TreeWriter(path, "t") as writer:
+        for start in range(0, 30, 10):
+            writer.extend({"i": np.arange(start, start + 10)})
+    assert data.read(path, ["i"]).i.tolist() == list(range(30))
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path):
+    with pytest.raises(RuntimeError):
+        with data.TreeWriter(tmp_path / "half.root", "t") as writer:
+            writer.extend({"i": np.arange(5)})
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_not_a_root_file_names_the_file(tmp_path):
+    bogus = tmp_path / "notes.root"
+    bogus.write_text("these are my analysis notes, not a ROOT file\n" * 10)
+    with pytest.raises(data.InvalidROOTFileError, match=r"notes\.root: not a readable ROOT file"):
+        data.open(bogus)
+
+
+def test_truncated_file_names_the_file(tmp_path):
+    source = real_root_file("uproot-Zmumu.root")
+    truncated = tmp_path / "truncated.root"
+    truncated.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
+    with pytest.raises(data.InvalidROOTFileError, match=r"truncated\.root"):
+        data.read(truncated, ["M"])
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(data.InvalidROOTFileError, match="no such file"):
+        data.open(tmp_path / "nowhere.root")
+
+
+def test_unknown_dataset_lists_the_known_ones():
+    with pytest.raises(data.UnknownDatasetError, match=r"known datasets: \[.*'jets'.*'zmumu'"):
+        data.open("higgs_to_unicorns")
+
+
+def test_missing_tree_lists_the_trees(tmp_path):
+    path = _write(tmp_path / "t.root", {"x": np.arange(3)}, tree="events")
+    with pytest.raises(data.MissingTreeError, match=r"no tree named 'Events'; trees in the file: \['events'\]"):
+        data.read(path, tree_name="Events")
+
+
+def test_missing_branch_lists_available_branches():
+    with pytest.raises(data.MissingBranchError) as error:
+        data.read("zmumu", ["m_ll", "mll"])
+    message = str(error.value)
+    assert "no branch named 'mll'" in message and "'m_ll'" in message and "'met'" in message
+
+
+def test_entry_range_cut_and_chunks():
+    first = data.read("zmumu", ["m_ll", "met"], entry_start=10, entry_stop=20)
+    assert len(first) == 10
+    whole = data.read("zmumu", ["m_ll"], entry_stop=5000)
+    selected = data.read("zmumu", ["m_ll"], entry_stop=5000, cut="m_ll > 91.2")
+    assert 0.3 < len(selected) / len(whole) < 0.7 and ak.all(selected.m_ll > 91.2)
+    sizes = [len(chunk) for chunk in data.iterate("zmumu", ["m_ll"], step_size=12_000)]
+    assert sum(sizes) == data.tree("zmumu").num_entries and max(sizes) == 12_000
+
+
+def test_dask_over_many_files(tmp_path):
+    paths = [_write(tmp_path / f"part{i}.root", {"x": np.full(100, float(i))}) for i in range(3)]
+    lazy = data.dask(paths, ["x"])
+    assert lazy.npartitions == 3
+    assert float(ak.sum(lazy.x.compute())) == 100 * (0 + 1 + 2)
+
+
+def test_committed_datasets_match_their_manifest():
+    entries = data.load_manifest()
+    assert {"jets", "zmumu"} <= set(entries)
+    total = 0
+    for name in ("jets", "zmumu"):
+        entry = entries[name]
+        path = data.DATA_DIR / entry["file"]
+        assert data.sha256(path) == entry["sha256"], f"{path} does not match its manifest checksum"
+        assert data.tree(name).num_entries == entry["events"] >= 50_000
+        assert set(data.tree(name).keys()) == {b["name"] for b in entry["schema"]}
+        total += path.stat().st_size
+    assert total <= 60 * 1024**2
+
+
+def test_describe_gives_units_for_our_datasets():
+    rows = {row["branch"]: row for row in data.describe("zmumu")}
+    assert rows["m_ll"]["unit"] == "GeV" and rows["met_phi"]["unit"] == "rad"
+    assert rows["m_ll"]["entries"] == data.tree("zmumu").num_entries
+
+
+# ------------------------------------------------------------------ files written by ROOT itself
+
+@pytest.mark.parametrize("path", REAL_ROOT_FILES, ids=lambda p: p.name)
+def test_every_real_root_file_opens_and_reads(path):
+    handle = data.open(path)
+    for name in data.trees(handle):
+        rows = data.describe(path, tree_name=name)
+        assert rows and all(row["entries"] > 0 for row in rows)
+        numeric = [row["branch"] for row in rows if row["type"] in ("float", "double", "int32_t", "float[]")]
+        arrays = data.read(path, numeric[:3], tree_name=name, entry_stop=100)
+        assert len(arrays) == min(100, rows[0]["entries"])
+
+
+@pytest.mark.parametrize("compression", ["lz4", "zstd", "lzma"])
+def test_compressed_real_files_read_the_same(compression):
+    reference = data.read(real_root_file("uproot-Zmumu.root"), ["M", "px1", "Q1"])
+    compressed = data.read(real_root_file(f"uproot-Zmumu-{compression}.root"), ["M", "px1", "Q1"])
+    assert ak.array_equal(reference, compressed)
+    assert len(reference) == 2304
+
+
+def test_cms_dimuon_data_has_its_z_peak():
+    cms = data.read(real_root_file("uproot-Zmumu.root"), ["M"])
+    in_window = cms.M[(cms.M > 80) & (cms.M < 100)]
+    assert 90 < np.median(in_window) < 92
+
+
+def test_nanoaod_jagged_branches():
+    path = real_root_file("nanoAOD_2015_CMS_Open_Data_ttbar.root")
+    jets = data.read(path, ["nJet", "Jet_pt"], tree_name="Events")
+    assert len(jets) == 200 and ak.all(ak.num(jets.Jet_pt) == jets.nJet)
+
+
+def test_file_with_several_objects_asks_for_the_tree(tmp_path):
+    path = tmp_path / "two.root"
+    shutil.copy(real_root_file("uproot-hepdata-example.root"), path)
+    assert data.trees(path) == ["ntuple"]
+    assert len(data.read(path, ["px"], entry_stop=10)) == 10  # the only tree is chosen

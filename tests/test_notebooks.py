@@ -1,0 +1,44 @@
+"""Every notebook runs headless with the smoke preset and writes finite metrics.
+
+The committed notebooks are also re-executed by nbval (``--nbval-lax`` in pytest's options),
+which compares the outputs of cells marked ``# NBVAL_CHECK_OUTPUT``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hepwb import batch
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """Run a notebook with the smoke preset once per test module; returns (result, output folder)."""
+    out = tmp_path_factory.mktemp("smoke")
+    cache = {}
+
+    def run(stem):
+        if stem not in cache:
+            cache[stem] = batch.run_notebook(batch.NOTEBOOK_DIR / f"{stem}.ipynb", preset="smoke", out_dir=out)
+        return cache[stem], out / stem
+
+    return run
+
+
+@pytest.mark.parametrize("stem", [p.stem for p in batch.notebook_paths()])
+def test_notebook_runs_with_smoke_preset(smoke_run, stem):
+    result, folder = smoke_run(stem)
+    assert result["status"] == "ok", result["error"]
+    metrics = result["metrics"]
+    assert metrics and all(math.isfinite(v) for v in metrics.values() if isinstance(v, float))
+    assert (folder / f"{stem}.ipynb").exists() and (folder / "metrics.json").exists()
+
+
+def test_root_data_smoke_metrics_are_physical(smoke_run):
+    metrics = smoke_run("00_root_data")[0]["metrics"]
+    assert metrics["zmumu_events"] == 5000
+    assert abs(metrics["z_mass_fit_gev"] - 91.19) < 1.0
+    assert abs(metrics["W_groomed_mass_peak_gev"] - 80.4) < 6.0
+    assert abs(metrics["top_groomed_mass_peak_gev"] - 172.5) < 10.0

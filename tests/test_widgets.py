@@ -1,0 +1,90 @@
+"""Widgets build and react without a display; they open every real ROOT file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hepwb import data, widgets
+from hepwb.sim.recipes import JET_CLASSES
+from tests.conftest import REAL_ROOT_FILES, real_root_file
+
+
+def test_browser_lists_branches_with_type_and_entries():
+    browser = widgets.RootBrowser("zmumu")
+    rows = browser.branch_rows()
+    entries = data.tree("zmumu").num_entries
+    assert f"m_ll  float  ({entries})" in rows
+    assert any(row.startswith("jet_pt  float[]") for row in rows)
+
+
+def test_choosing_another_branch_changes_the_histogram():
+    browser = widgets.RootBrowser("zmumu")
+    browser.select("m_ll")
+    m_ll = browser.hists["m_ll"]
+    assert browser.figure is not None and 80 < m_ll.axes[0].centers[np.argmax(m_ll.values())] < 100
+    browser.select("met")
+    assert list(browser.hists) == ["met"] and browser.current_branch == "met"
+    assert not np.array_equal(browser.hists["met"].values(), m_ll.values())
+
+
+def test_browser_filter_and_log_scale():
+    browser = widgets.RootBrowser("zmumu")
+    browser.filter.value = "mu2_"
+    assert all(row.startswith("mu2_") for row in browser.branch_rows()) and len(browser.branch_rows()) == 6
+    browser.log_scale.value = True
+    assert browser.figure.axes[0].get_yscale() == "log"
+
+
+def test_browser_names_a_missing_branch():
+    browser = widgets.RootBrowser("zmumu")
+    with pytest.raises(data.MissingBranchError, match="no branch or object named 'mll'"):
+        browser.select("mll")
+
+
+@pytest.mark.parametrize("path", REAL_ROOT_FILES, ids=lambda p: p.name)
+def test_browser_opens_every_real_root_file(path):
+    browser = widgets.RootBrowser(path)
+    assert browser.objects and browser.figure is not None
+    for name in browser.objects:
+        browser.select(name)
+        assert browser.figure is not None and browser.hists
+
+
+def test_browser_draws_root_histograms():
+    browser = widgets.RootBrowser(real_root_file("uproot-hepdata-example.root"))
+    browser.select("hpx")
+    assert browser.hists["hpx"].sum() > 0
+    browser.select("hpxpy")
+    assert browser.hists["hpxpy"].ndim == 2
+
+
+def test_explorer_overlays_the_jet_classes_and_applies_a_cut():
+    explorer = widgets.HistogramExplorer("jets", "mass_mmdt", split_by="label", split_labels=JET_CLASSES,
+                                         bins=50, range=(0, 250), max_entries=20_000)
+    assert list(explorer.hists) == list(JET_CLASSES)
+    before = {k: h.sum().value for k, h in explorer.hists.items()}
+    explorer.set(cut="mass_mmdt > 60")
+    after = {k: h.sum().value for k, h in explorer.hists.items()}
+    assert all(after[k] < before[k] for k in before)
+    assert after["gluon"] < after["W"]  # few quark/gluon jets are that heavy
+    explorer.set(samples=["W", "top"], bins=20)
+    assert list(explorer.hists) == ["W", "top"] and explorer.hists["W"].axes[0].size == 20
+
+
+def test_explorer_takes_expressions_and_reports_mistakes():
+    explorer = widgets.HistogramExplorer("zmumu", "m_ll", max_entries=5000)
+    explorer.set(expression="sqrt(mu1_pt * mu2_pt)")
+    assert explorer.hists["all"].sum().value > 0
+    figure = explorer.figure
+    explorer.set(expression="m_lll")
+    assert "m_lll" in explorer.status.value and "m_ll" in explorer.status.value
+    assert explorer.figure is figure  # the last good picture stays
+    explorer.set(range=(100, 50))
+    assert "must exceed" in explorer.status.value
+
+
+def test_explorer_on_real_cms_data():
+    explorer = widgets.HistogramExplorer(real_root_file("uproot-Zmumu.root"), "M", cut="Q1 != Q2",
+                                         range=(60, 120), bins=30)
+    assert 2000 < explorer.hists["all"].sum().value < 2304
