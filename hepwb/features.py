@@ -23,7 +23,7 @@ _CORRELATORS = {
     "c1_b0_mmdt": ("c1", 0, 0), "c1_b1_mmdt": ("c1", 1, 0), "c1_b2_mmdt": ("c1", 2, 0),
     "c2_b1_mmdt": ("c2", 1, 0), "c2_b2_mmdt": ("c2", 2, 0),
     "d2_b1_mmdt": ("d2", 1, 0), "d2_b2_mmdt": ("d2", 2, 0),
-    "d2_a1_b1_mmdt": ("generalizedd2", 1, 1), "d2_a1_b2_mmdt": ("generalizedd2", 2, 1),
+    "d2_a1_b2_mmdt": ("generalizedd2", 2, 1),
     "m2_b1_mmdt": ("m2", 1, 0), "m2_b2_mmdt": ("m2", 2, 0),
     "n2_b1_mmdt": ("n2", 1, 0), "n2_b2_mmdt": ("n2", 2, 0),
 }
@@ -67,10 +67,13 @@ def hls4ml_features(constituents: ak.Array, *, zcut: float = 0.1, radius: float 
     }
     groomed = fastjet.ClusterSequence(constituents, _RECLUSTER).exclusive_jets_softdrop_grooming(
         njets=1, beta=0, symmetry_cut=zcut, R0=radius)
-    features["mass_mmdt"] = groomed.msoftdrop
+    # fastjet returns -sqrt(-m^2) when rounding makes m^2 of a (nearly) massless system negative
+    features["mass_mmdt"] = np.maximum(groomed.msoftdrop, 0.0)
     groomed_sequence = fastjet.ClusterSequence(groomed.constituents, _RECLUSTER)
     for name, (func, beta, alpha) in _CORRELATORS.items():
         features[name] = groomed_sequence.exclusive_jets_energy_correlator(njets=1, func=func, beta=beta, alpha=alpha)
+    # D2^(alpha=1, beta=1) = e3^(1) / (e2^(1))^3 is D2 at beta = 1 by definition: no second computation
+    features["d2_a1_b1_mmdt"] = features["d2_b1_mmdt"]
     out = {name: ak.to_numpy(features[name]).astype(np.float32) for name in HLS4ML_FEATURES}
     for name in _CORRELATORS:
         # a groomed jet of one or two particles has vanishing correlators, and fastjet returns 0/0

@@ -21,13 +21,27 @@ _STYLE = {**mplhep.style.CMS, "figure.figsize": (7.5, 6.0), "font.size": 16, "le
 
 
 def set_style() -> None:
-    """Use the house style (mplhep's CMS-like look, smaller fonts for notebooks)."""
+    """Use the house style (mplhep's CMS-like look, smaller fonts) and, in a notebook, inline figures.
+
+    Inline is switched on explicitly so that figures show as pictures even where MPLBACKEND
+    names a non-interactive backend (papermill under a test runner, for example).
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "kernel"):
+        shell.run_line_magic("matplotlib", "inline")
     matplotlib.style.use(_STYLE)
 
 
 def label(ax, *, data: bool = False, text: str = "", com: float | None = ENERGY_TEV, rlabel: str | None = None) -> None:
     """Put the 'hepwb Simulation ... (13 TeV)' label on ``ax`` (``data=True`` for collision data)."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
     mplhep.label.exp_label(exp=EXPERIMENT, text=text, data=data, com=com, rlabel=rlabel, ax=ax, loc=0)
+    for number in set(plt.get_fignums()) - before:  # mplhep calls plt.gca() inside: drop that empty figure
+        plt.close(number)
 
 
 def new_figure(ratio: bool = False, figsize=None, ncols: int = 1):

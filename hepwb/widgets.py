@@ -51,6 +51,7 @@ class RootBrowser(w.VBox):
     def __init__(self, source, *, max_entries: int = 100_000, bins: int = 60):
         self.source = source
         self.file = data.open(source)
+        self._schema = data.schema(source)  # units of our own datasets; empty for foreign files
         self.max_entries = max_entries
         self.bins = bins
         self.figure = None
@@ -187,14 +188,10 @@ class RootBrowser(w.VBox):
         _show(self.output, fig)
 
     def _unit(self, branch: str) -> str:
-        if isinstance(self.source, str) and self.source in data.list_datasets():
-            for row in data.dataset_info(self.source).get("schema", []):
-                if row["name"] == branch:
-                    return row["unit"]
-        return ""
+        return self._schema.get(branch, {}).get("unit", "")
 
     def _is_hepwb_dataset(self) -> bool:
-        return isinstance(self.source, str) and self.source in data.list_datasets()
+        return bool(self._schema)
 
 
 class HistogramExplorer(w.VBox):
@@ -218,6 +215,7 @@ class HistogramExplorer(w.VBox):
                  bins: int = 50, range: tuple[float, float] | None = None, cut: str = "",
                  log: bool = False, density: bool = False, max_entries: int = 200_000):
         self.tree = source if isinstance(source, uproot.behaviors.TBranch.HasBranches) else data.tree(source, tree_name)
+        self._schema = {} if isinstance(source, uproot.behaviors.TBranch.HasBranches) else data.schema(source)
         self.branches = list(self.tree.keys())
         self.split_by = split_by
         if split_by is not None and split_by not in self.branches:
@@ -312,6 +310,8 @@ class HistogramExplorer(w.VBox):
                 self.status.value = f"<span style='color:#b00'>range: 'to' ({hi}) must exceed 'from' ({lo})</span>"
                 return
         label = self.expression.value
+        unit = self._schema.get(label, {}).get("unit", "")
+        label = f"{label} [{unit}]" if unit else label
         self.hists = {name: plotting.histogram(v, bins=self.bins.value, range=(lo, hi), name="x", xlabel=label)
                       for name, v in per_sample.items()}
         fig, ax = plotting.new_figure()

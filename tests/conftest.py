@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -32,7 +31,3 @@ def small_zmumu(tmp_path_factory) -> Path:
     from hepwb.generate import generate
 
     return generate("zmumu", 200, seed=7, output=tmp_path_factory.mktemp("gen") / "zmumu-small.root", progress=False)
-
-
-def pytest_configure(config):
-    os.environ.setdefault("MPLBACKEND", "Agg")

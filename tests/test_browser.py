@@ -21,6 +21,7 @@ from hepwb import batch
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = batch.ROOT / "results" / "browser-test"
+RENDER_TIMEOUT_MS = int(__import__("os").environ.get("HEPWB_BROWSER_TIMEOUT_S", "300")) * 1000
 pytestmark = pytest.mark.browser
 
 
@@ -40,16 +41,24 @@ def jupyterlab(tmp_path):
     shutil.copy(batch.NOTEBOOK_DIR / "00_root_data.ipynb", work)
     port, token = _free_port(), "hepwb-test"
     env_dirs = {name: str(tmp_path / name) for name in ("config", "runtime")}
+    # render every cell (JupyterLab 4 otherwise drops cells outside the viewport) and ask about no news
+    settings = tmp_path / "settings" / "@jupyterlab"
+    (settings / "notebook-extension").mkdir(parents=True)
+    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    (settings / "apputils-extension").mkdir(parents=True)
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
+         "--ServerApp.allow_root=True",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--LabApp.news_url=",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "jupyterlab.log", "w"),
         env={**__import__("os").environ, "JUPYTER_CONFIG_DIR": env_dirs["config"],
-             "JUPYTER_RUNTIME_DIR": env_dirs["runtime"]})
+             "JUPYTER_RUNTIME_DIR": env_dirs["runtime"],
+             "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")})
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
-    while time.time() < deadline:
+    while time.time() < deadline and process.poll() is None:
         try:
             urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
             break
@@ -89,36 +98,46 @@ def test_widgets_render_and_react_in_jupyterlab(jupyterlab):
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                                           "--disable-component-update", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
-        page.goto(jupyterlab)
-        page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        # the kernel-selection dialog appears on first open: accept the proposed kernel
         try:
-            page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15_000)
+            _drive(page, jupyterlab)
         except Exception:
-            pass
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_text("Run All Cells", exact=True).click()
+            page.screenshot(path=str(SCREENSHOTS / "failure.png"))
+            raise
+        finally:
+            browser.close()
 
-        page.wait_for_selector(".hepwb-root-browser img", timeout=240_000)
-        page.wait_for_selector(".hepwb-histogram-explorer img", timeout=300_000)
-        page.locator(".hepwb-root-browser").first.scroll_into_view_if_needed()
-        page.screenshot(path=str(SCREENSHOTS / "root-browser.png"))
 
-        # choose another branch: the histogram changes
-        before = _image_source(page, "hepwb-root-browser")
-        branches = page.locator(".hepwb-root-browser .widget-select select").first
-        met = next(label for label in branches.locator("option").all_inner_texts() if label.startswith("met "))
-        branches.select_option(label=met)
-        after = _wait_for_new_image(page, "hepwb-root-browser", before)
-        assert after != before
-        page.screenshot(path=str(SCREENSHOTS / "root-browser-met.png"))
+def _drive(page, url):
+    """Open the notebook, run all cells, check the widgets render and react."""
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    # the kernel-selection dialog appears on first open: accept the proposed kernel
+    try:
+        page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15_000)
+    except Exception:
+        pass
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
 
-        # type a cut into the histogram explorer: its picture changes too
-        page.locator(".hepwb-histogram-explorer").first.scroll_into_view_if_needed()
-        before = _image_source(page, "hepwb-histogram-explorer")
-        cut = page.locator(".hepwb-histogram-explorer input[placeholder='e.g. jet_pt > 900']").first
-        cut.fill("mass_mmdt > 60")
-        cut.press("Enter")
-        _wait_for_new_image(page, "hepwb-histogram-explorer", before)
-        page.screenshot(path=str(SCREENSHOTS / "histogram-explorer.png"))
-        browser.close()
+    page.wait_for_selector(".hepwb-root-browser img", timeout=RENDER_TIMEOUT_MS)
+    page.wait_for_selector(".hepwb-histogram-explorer img", timeout=RENDER_TIMEOUT_MS)
+    page.locator(".hepwb-root-browser").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "root-browser.png"))
+
+    # choose another branch: the histogram changes
+    before = _image_source(page, "hepwb-root-browser")
+    branches = page.locator(".hepwb-root-browser .widget-select select").first
+    values = [option.get_attribute("value") for option in branches.locator("option").all()]
+    branches.select_option(value=next(v for v in values if v.startswith("met ")))
+    after = _wait_for_new_image(page, "hepwb-root-browser", before)
+    assert after != before
+    page.screenshot(path=str(SCREENSHOTS / "root-browser-met.png"))
+
+    # type a cut into the histogram explorer: its picture changes too
+    page.locator(".hepwb-histogram-explorer").first.scroll_into_view_if_needed()
+    before = _image_source(page, "hepwb-histogram-explorer")
+    cut = page.locator(".hepwb-histogram-explorer input[placeholder='e.g. jet_pt > 900']").first
+    cut.fill("mass_mmdt > 60")
+    cut.press("Enter")
+    _wait_for_new_image(page, "hepwb-histogram-explorer", before)
+    page.screenshot(path=str(SCREENSHOTS / "histogram-explorer.png"))

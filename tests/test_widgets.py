@@ -80,7 +80,7 @@ def test_explorer_takes_expressions_and_reports_mistakes():
     explorer.set(expression="m_lll")
     assert "m_lll" in explorer.status.value and "m_ll" in explorer.status.value
     assert explorer.figure is figure  # the last good picture stays
-    explorer.set(range=(100, 50))
+    explorer.set(expression="m_ll", range=(100, 50))
     assert "must exceed" in explorer.status.value
 
 

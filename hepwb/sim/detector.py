@@ -223,7 +223,8 @@ def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector
     flat = {k: v[order] for k, v in flat.items()}
     flat["energy"] = np.sqrt((flat["pt"] * np.cosh(flat["eta"])) ** 2 + flat["mass"] ** 2)
     counts = np.bincount(flat.pop("event"), minlength=n_events)
-    dtypes = dict(pt=np.float32, eta=np.float32, phi=np.float32, mass=np.float32, energy=np.float32,
+    # float64 until storage: float32 four-momenta of TeV jets give E^2 - p^2 < 0 for light systems
+    dtypes = dict(pt=np.float64, eta=np.float64, phi=np.float64, mass=np.float64, energy=np.float64,
                   charge=np.int8, kind=np.int8, vertex=np.int16)
     columns = {k: ak.unflatten(flat[k].astype(dtypes[k]), counts) for k in dtypes}
     candidates = ak.zip(columns)

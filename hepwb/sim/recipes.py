@@ -118,7 +118,6 @@ def _jets_batch(pythia, n: int, jet_class: str, rng: np.random.Generator, opts: 
         "label": np.full(len(jet), JET_CLASSES.index(jet_class), dtype=np.int32),
         "jet_pt": jet.pt, "jet_eta": jet_eta, "jet_phi": jet_phi, "jet_mass": mass, "jet_energy": jet.E,
         **features,
-        "n_constituents": ak.num(constituents),
         # one record so that uproot writes the jagged branches const_* with one counter, nconst
         "const": ak.zip({"pt": constituents.pt[:, :n_max], "deta": (constituents.eta - jet_eta)[:, :n_max],
                          "dphi": delta_phi(constituents.phi, jet_phi)[:, :n_max],
@@ -181,8 +180,8 @@ _JET_BRANCHES = (
     Branch("jet_energy", "GeV", "jet energy"),
     *(Branch(f, "GeV" if f == "mass_mmdt" else "", f"hls4ml benchmark feature {f}"
              + (" (mMDT-groomed, fastjet EnergyCorrelator)" if f.endswith("_mmdt") else "")) for f in HLS4ML_FEATURES),
-    Branch("n_constituents", "", "number of jet constituents (all, before truncation to 50)"),
-    Branch("nconst", "", "number of stored constituents (counter of the const_* branches, at most 50)"),
+    Branch("nconst", "", "number of stored constituents (counter of the const_* branches; "
+                         "at most 50, multiplicity has them all)"),
     Branch("const_pt", "GeV", "constituent pT, up to 50 per jet, decreasing pT (jagged)"),
     Branch("const_deta", "", "constituent eta - jet eta (jagged)"),
     Branch("const_dphi", "rad", "constituent phi - jet phi, wrapped to [-pi, pi) (jagged)"),
