@@ -75,7 +75,7 @@ def hls4ml_features(constituents: ak.Array, *, zcut: float = 0.1, radius: float 
     # D2^(alpha=1, beta=1) = e3^(1) / (e2^(1))^3 is D2 at beta = 1 by definition: no second computation
     features["d2_a1_b1_mmdt"] = features["d2_b1_mmdt"]
     out = {name: ak.to_numpy(features[name]).astype(np.float32) for name in HLS4ML_FEATURES}
-    for name in _CORRELATORS:
+    for name in (*_CORRELATORS, "d2_a1_b1_mmdt"):
         # a groomed jet of one or two particles has vanishing correlators, and fastjet returns 0/0
         out[name] = np.nan_to_num(out[name], nan=0.0, posinf=0.0, neginf=0.0)
     return out

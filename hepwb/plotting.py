@@ -124,16 +124,16 @@ def compare(hists: dict[str, hist.Hist], reference: str, *, xlabel: str | None =
     ref = hists[reference]
     ref_values = ref.values() / (ref.sum().value * np.diff(ref.axes[0].edges) if density else 1.0)
     centres = ref.axes[0].centers
-    for name, h in hists.items():
+    for index, (name, h) in enumerate(hists.items()):  # histplot colours follow the cycle: C0, C1, ...
         values = h.values() / (h.sum().value * np.diff(h.axes[0].edges) if density else 1.0)
         errors = np.sqrt(h.variances()) / (h.sum().value * np.diff(h.axes[0].edges) if density else 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(ref_values > 0, values / ref_values, np.nan)
             ratio_err = np.where(ref_values > 0, errors / ref_values, np.nan)
         if name == reference:
-            sub.fill_between(centres, 1 - ratio_err, 1 + ratio_err, step="mid", color="grey", alpha=0.3)
+            sub.fill_between(centres, 1 - ratio_err, 1 + ratio_err, step="mid", color=f"C{index}", alpha=0.3)
         else:
-            sub.errorbar(centres, ratio, yerr=ratio_err, fmt="o", ms=3, label=name)
+            sub.errorbar(centres, ratio, yerr=ratio_err, fmt="o", ms=3, color=f"C{index}", label=name)
     sub.axhline(1.0, color="black", lw=1)
     sub.set_ylim(0.5, 1.5)
     sub.set_ylabel(f"/ {reference}" if len(reference) < 12 else "ratio")
