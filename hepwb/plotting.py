@@ -159,3 +159,112 @@ def plot_root_histogram(obj, ax=None, log: bool = False):
         ax.set_yscale("log")
     label(ax)
     return ax
+
+
+# ------------------------------------------------------------------------------------------
+# classifier figures
+# ------------------------------------------------------------------------------------------
+
+_LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1)))
+
+
+def feature_grid(features: np.ndarray, labels: np.ndarray, names, classes, *, ncols: int = 4, bins: int = 40):
+    """Normalised distributions of every input feature per class; features (n, k)."""
+    nrows = int(np.ceil(features.shape[1] / ncols))
+    with matplotlib.style.context(_STYLE):
+        fig = Figure(figsize=(4.2 * ncols, 3.3 * nrows))
+        axes = fig.subplots(nrows, ncols).ravel()
+    for i, (ax, name) in enumerate(zip(axes, names)):
+        lo, hi = auto_range(features[:, i], (0.005, 0.995))
+        for c, cls in enumerate(classes):
+            ax.hist(features[labels == c, i], bins=bins, range=(lo, hi), density=True, histtype="step", label=cls)
+        ax.set_xlabel(name, fontsize=12)
+        ax.tick_params(labelsize=9)
+    for ax in axes[features.shape[1]:]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def roc_figure(curves_by_model: dict[str, dict], aucs_by_model: dict[str, dict], classes):
+    """hls4ml-tutorial-style ROC: background efficiency (log) against signal efficiency, one colour per
+    class, one line style per model, AUC in the legend. ``curves_by_model[model][class] = (tpr, fpr)``."""
+    fig, ax = new_figure(figsize=(8, 7))
+    for m, (model, curves) in enumerate(curves_by_model.items()):
+        for c, cls in enumerate(classes):
+            tpr, fpr = curves[cls]
+            ax.plot(tpr, np.maximum(fpr, 1e-6), color=f"C{c}", linestyle=_LINE_STYLES[m % len(_LINE_STYLES)],
+                    label=f"{cls}, {model} (AUC = {aucs_by_model[model][cls]:.3f})")
+    ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(1e-4, 1)
+    ax.set_xlabel("signal efficiency")
+    ax.set_ylabel("background efficiency")
+    ax.legend(fontsize=8, ncol=1 + len(curves_by_model) // 3, loc="lower right")
+    label(ax)
+    return fig
+
+
+def confusion_figure(matrix, classes, title: str = ""):
+    """A row-normalised confusion matrix (true class in rows, predicted in columns)."""
+    matrix = np.asarray(matrix)
+    fig, ax = new_figure(figsize=(7, 6))
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value > 0.5 else "black", fontsize=11)
+    ax.set_xticks(range(len(classes)), classes, rotation=30, fontsize=11)
+    ax.set_yticks(range(len(classes)), classes, fontsize=11)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.minorticks_off()
+    fig.colorbar(image, ax=ax, label="fraction of true class")
+    if title:
+        ax.set_title(title, fontsize=13)
+    return fig
+
+
+def score_figure(scores: np.ndarray, labels: np.ndarray, classes, signal_class: str):
+    """Distributions of p(signal_class) for jets of each true class (log scale)."""
+    index = list(classes).index(signal_class)
+    hists = {cls: histogram(scores[labels == c, index], bins=40, range=(0, 1), xlabel=f"p({signal_class})")
+             for c, cls in enumerate(classes)}
+    fig, ax = new_figure()
+    plot_hists(hists, ax=ax, density=True, log=True)
+    return fig
+
+
+def image_grid(images_by_class: dict[str, np.ndarray], extent: float = 0.8):
+    """Average jet image per class, log colour scale; each image (size, size) in (eta, phi)."""
+    from matplotlib.colors import LogNorm
+
+    n = len(images_by_class)
+    with matplotlib.style.context(_STYLE):
+        fig = Figure(figsize=(3.6 * n, 3.8))
+        axes = fig.subplots(1, n)
+    for ax, (cls, image) in zip(np.atleast_1d(axes), images_by_class.items()):
+        ax.imshow(np.maximum(image, 1e-6), origin="lower", norm=LogNorm(1e-5, 1),
+                  extent=(-extent, extent, -extent, extent), cmap="viridis")
+        ax.set_title(cls, fontsize=13)
+        ax.set_xlabel(r"$\eta'$", fontsize=12)
+        ax.tick_params(labelsize=9)
+    np.atleast_1d(axes)[0].set_ylabel(r"$\phi'$", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(history: dict, title: str = ""):
+    """Loss and accuracy against epoch, training (solid) and validation (dashed), from a Keras history."""
+    fig, (loss_ax, acc_ax) = new_figure(ncols=2, figsize=(11, 4))
+    for ax, key in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            values = history.get(prefix + key)
+            if values:
+                ax.plot(np.arange(1, len(values) + 1), values, style,
+                        label=("validation " if prefix else "training ") + key)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.legend(loc="best", fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=13)
+    return fig

@@ -42,3 +42,11 @@ def test_root_data_smoke_metrics_are_physical(smoke_run):
     assert abs(metrics["z_mass_fit_gev"] - 91.19) < 1.0
     assert abs(metrics["W_groomed_mass_peak_gev"] - 80.4) < 6.0
     assert abs(metrics["top_groomed_mass_peak_gev"] - 172.5) < 10.0
+
+
+def test_jet_tagging_smoke_run_beats_chance_and_saves_the_tagger(smoke_run):
+    result, folder = smoke_run("01_jet_tagging")
+    metrics = result["metrics"]
+    for model in ("hls4ml", "bdt", "pfn", "cnn"):
+        assert metrics[f"{model}_mean_auc"] > 0.6, model
+    assert (folder / "hls4ml_tagger.h5").exists() and (folder / "hls4ml_tagger_inputs.json").exists()

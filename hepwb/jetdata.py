@@ -1,0 +1,202 @@
+"""Jet-tagging inputs: the three views of a jet, the split, and the public hls4ml HLF format.
+
+Owns: turning the ``jets`` dataset (or a local copy of the public hls4ml LHC-jets HLF dataset)
+into arrays a network takes — the 16 high-level features, padded constituent lists with a mask,
+and preprocessed jet images — and one stratified train/validation/test split shared by all
+models. Does not build or train models (``hepwb.models``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hepwb import data
+from hepwb.features import HLS4ML_FEATURES
+from hepwb.sim.recipes import JET_CLASSES
+
+#: class letters of the public hls4ml dataset (OpenML ``hls4ml_lhc_jets_hlf``) -> our class names
+PUBLIC_CLASS_LETTERS = {"g": "gluon", "q": "light_quark", "w": "W", "z": "Z", "t": "top"}
+#: per-constituent inputs of the particle-level model
+PARTICLE_FIELDS = ("log_pt_rel", "deta", "dphi", "charge")
+
+
+@dataclass
+class JetSample:
+    """Jets as arrays. Shapes: features (n, 16); labels (n,); particles (n, 50, 4); mask (n, 50);
+    images (n, size, size). Views that were not requested are None."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    particles: np.ndarray | None = None
+    mask: np.ndarray | None = None
+    images: np.ndarray | None = None
+    classes: tuple[str, ...] = JET_CLASSES
+    feature_names: tuple[str, ...] = HLS4ML_FEATURES
+    source: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def subset(self, index) -> JetSample:
+        def pick(array):
+            return None if array is None else array[index]
+
+        return JetSample(self.features[index], self.labels[index], pick(self.particles), pick(self.mask),
+                         pick(self.images), self.classes, self.feature_names, self.source)
+
+
+def jet_images(deta, dphi, pt, *, size: int = 32, extent: float = 0.8) -> np.ndarray:
+    """Jet images in (eta, phi) after the standard preprocessing; returns (n, size, size) float32.
+
+    Per jet: centre on the pT-weighted centroid, rotate so the principal axis of the pT
+    distribution is vertical, flip so that the hardest particle is at the top and the pT
+    distribution's skew (third moment) points right,
+    pixelate into size x size cells of [-extent, extent]^2, normalise the pixel intensities to sum 1.
+    ``deta``, ``dphi``, ``pt``: padded arrays (n, m) with pt = 0 for padding.
+    """
+    deta, dphi, pt = (np.asarray(a, dtype=np.float64) for a in (deta, dphi, pt))
+    weight = pt / np.maximum(pt.sum(axis=1, keepdims=True), 1e-12)
+    x = deta - (weight * deta).sum(axis=1, keepdims=True)
+    y = dphi - (weight * dphi).sum(axis=1, keepdims=True)
+    # principal axis from the pT-weighted second moments; rotate it onto the y axis
+    sxx, syy, sxy = (weight * x * x).sum(1), (weight * y * y).sum(1), (weight * x * y).sum(1)
+    angle = 0.5 * np.arctan2(2 * sxy, sxx - syy)  # angle of the major axis to x
+    rotation = np.pi / 2 - angle
+    cos, sin = np.cos(rotation)[:, None], np.sin(rotation)[:, None]
+    x, y = x * cos - y * sin, x * sin + y * cos
+    hardest = np.argmax(pt, axis=1)[:, None]
+    y *= np.where(np.take_along_axis(y, hardest, 1) < 0, -1.0, 1.0)  # hardest particle at the top
+    x *= np.where((weight * x**3).sum(1) < 0, -1.0, 1.0)[:, None]  # the skewed side to the right
+    n = len(pt)
+    images = np.zeros((n, size, size), dtype=np.float32)
+    ix = np.floor((x + extent) / (2 * extent) * size).astype(int)
+    iy = np.floor((y + extent) / (2 * extent) * size).astype(int)
+    inside = (pt > 0) & (ix >= 0) & (ix < size) & (iy >= 0) & (iy < size)
+    jet = np.broadcast_to(np.arange(n)[:, None], pt.shape)
+    np.add.at(images, (jet[inside], iy[inside], ix[inside]), weight[inside])
+    images /= np.maximum(images.sum(axis=(1, 2), keepdims=True), 1e-12)
+    return images
+
+
+def load_jets(source="jets", *, max_jets: int | None = None, particles: bool = True, images: bool = True,
+              image_size: int = 32, seed: int = 1) -> JetSample:
+    """Read a ``jets`` dataset (name or path) into a JetSample, optionally a balanced random subset.
+
+    ``max_jets`` keeps that many jets, drawn at random with ``seed`` in equal numbers per class.
+    """
+    if max_jets is not None and (not isinstance(max_jets, int) or max_jets < len(JET_CLASSES)):
+        raise ValueError(f"max_jets must be an integer >= {len(JET_CLASSES)} (one per class) or None, got {max_jets!r}")
+    branches = ["label", *HLS4ML_FEATURES, "jet_pt"] + (["const_pt", "const_deta", "const_dphi", "const_charge"]
+                                                        if particles or images else [])
+    arrays = data.read(source, branches)
+    labels = np.asarray(arrays.label)
+    index = np.arange(len(labels))
+    if max_jets is not None and max_jets < len(labels):
+        rng = np.random.default_rng(seed)
+        per_class = max_jets // len(JET_CLASSES)
+        index = np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False)
+                                        for c in range(len(JET_CLASSES))]))
+    arrays = arrays[index]
+    features = np.stack([np.asarray(arrays[f], dtype=np.float32) for f in HLS4ML_FEATURES], axis=1)
+    sample = JetSample(features, labels[index].astype(np.int64), source=str(source))
+    if particles or images:
+        import awkward as ak
+
+        n_max = 50
+
+        def padded(name):
+            return ak.to_numpy(ak.fill_none(ak.pad_none(arrays[name], n_max, clip=True), 0.0)).astype(np.float32)
+
+        pt, deta, dphi, charge = (padded(f"const_{n}") for n in ("pt", "deta", "dphi", "charge"))
+        mask = pt > 0
+        if particles:
+            jet_pt = np.asarray(arrays.jet_pt, dtype=np.float32)[:, None]
+            log_pt = np.where(mask, np.log(np.maximum(pt, 1e-6) / jet_pt), 0.0)
+            sample.particles = np.stack([log_pt, deta, dphi, charge], axis=-1).astype(np.float32)
+            sample.mask = mask
+        if images:
+            sample.images = jet_images(deta, dphi, pt, size=image_size)
+    return sample
+
+
+def load(dataset, *, max_jets: int | None = None, image_size: int = 32, seed: int = 1) -> JetSample:
+    """A jets dataset by name or path, or a local public hls4ml HLF file (.arff / .csv: features only)."""
+    if Path(str(dataset)).suffix.lower() in (".arff", ".csv"):
+        sample = read_hls4ml_hlf(dataset)
+        if max_jets is not None and max_jets < len(sample):
+            rng = np.random.default_rng(seed)
+            sample = sample.subset(np.sort(rng.choice(len(sample), max_jets, replace=False)))
+        return sample
+    return load_jets(dataset, max_jets=max_jets, image_size=image_size, seed=seed)
+
+
+def split(sample: JetSample, *, validation: float = 0.2, test: float = 0.2, seed: int = 1):
+    """Stratified train / validation / test JetSamples, the same for every model."""
+    from sklearn.model_selection import train_test_split
+
+    if not (0 < validation < 1 and 0 < test < 1 and validation + test < 1):
+        raise ValueError(f"validation ({validation}) and test ({test}) fractions must be in (0, 1) and sum below 1")
+    index = np.arange(len(sample))
+    rest, test_index = train_test_split(index, test_size=test, stratify=sample.labels, random_state=seed)
+    train_index, val_index = train_test_split(rest, test_size=validation / (1 - test),
+                                              stratify=sample.labels[rest], random_state=seed)
+    return sample.subset(train_index), sample.subset(val_index), sample.subset(test_index)
+
+
+# ------------------------------------------------------------------------------------------
+# the public hls4ml LHC jets high-level-feature dataset (OpenML "hls4ml_lhc_jets_hlf")
+# ------------------------------------------------------------------------------------------
+
+def read_hls4ml_hlf(path: str | Path) -> JetSample:
+    """Read a local copy of OpenML's ``hls4ml_lhc_jets_hlf``: ARFF, or CSV with the same columns.
+
+    Columns: the 16 features under their benchmark names and ``class`` in {g, q, w, z, t}.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file (expected the hls4ml_lhc_jets_hlf ARFF or CSV)")
+    if path.suffix.lower() == ".arff":
+        from scipy.io import arff
+
+        records, meta = arff.loadarff(path)
+        columns = {name: records[name] for name in meta.names()}
+        columns["class"] = np.array([c.decode() if isinstance(c, bytes) else c for c in columns["class"]])
+    else:
+        import pandas as pd
+
+        frame = pd.read_csv(path)
+        columns = {name: frame[name].to_numpy() for name in frame.columns}
+    missing = [c for c in (*HLS4ML_FEATURES, "class") if c not in columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}; the hls4ml HLF format has "
+                         f"{[*HLS4ML_FEATURES, 'class']}, found {sorted(columns)}")
+    letters = np.asarray(columns["class"]).astype(str)
+    unknown = sorted(set(letters) - set(PUBLIC_CLASS_LETTERS))
+    if unknown:
+        raise ValueError(f"{path}: unknown class labels {unknown}; expected {sorted(PUBLIC_CLASS_LETTERS)}")
+    labels = np.array([JET_CLASSES.index(PUBLIC_CLASS_LETTERS[c]) for c in letters], dtype=np.int64)
+    features = np.stack([np.asarray(columns[f], dtype=np.float32) for f in HLS4ML_FEATURES], axis=1)
+    return JetSample(features, labels, source=str(path))
+
+
+def write_hls4ml_hlf(path: str | Path, sample: JetSample) -> Path:
+    """Write features and labels in the public format (ARFF if the suffix is .arff, else CSV)."""
+    path = Path(path)
+    letter = {name: key for key, name in PUBLIC_CLASS_LETTERS.items()}
+    classes = [letter[sample.classes[i]] for i in sample.labels]
+    with data.atomic_path(path) as tmp:
+        if path.suffix.lower() == ".arff":
+            lines = ["@RELATION hls4ml_lhc_jets_hlf", ""]
+            lines += [f"@ATTRIBUTE {name} NUMERIC" for name in HLS4ML_FEATURES]
+            lines += ["@ATTRIBUTE class {g,q,t,w,z}", "", "@DATA"]
+            lines += [",".join(f"{v:.9g}" for v in row) + f",{c}" for row, c in zip(sample.features, classes)]
+            tmp.write_text("\n".join(lines) + "\n")
+        else:
+            header = ",".join([*HLS4ML_FEATURES, "class"])
+            rows = [",".join(f"{v:.9g}" for v in row) + f",{c}" for row, c in zip(sample.features, classes)]
+            tmp.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path

@@ -1,0 +1,151 @@
+"""Jet tagging: metrics on hand-made scores, inputs, the public-format reader, saved-model reload."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hepwb import jetdata, metrics
+from hepwb.features import HLS4ML_FEATURES
+from hepwb.models import taggers
+from hepwb.sim.recipes import JET_CLASSES
+
+CLASSES = ("a", "b")
+
+
+def test_rejection_and_auc_on_hand_made_scores():
+    # 4 signal (class 1) and 4 background jets; scores chosen so the ROC is known exactly
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    p1 = np.array([0.9, 0.8, 0.7, 0.2, 0.75, 0.3, 0.1, 0.05])
+    scores = np.stack([1 - p1, p1], axis=1)
+    report = metrics.classification_report(labels, scores, CLASSES)
+    assert report["auc_b"] == pytest.approx(13 / 16)  # 13 of 16 signal-background pairs are ordered correctly
+    # keeping 2 of 4 signal jets passes no background: the rejection is bounded below by the 4 background jets
+    assert report["rej50_b"] == 4.0
+    tpr, fpr = metrics.roc_curves(labels, scores, CLASSES)["b"]
+    assert metrics.rejection_at(tpr, fpr, 0.6) == pytest.approx(4.0)  # 3 of 4 signal: 1 of 4 background passes
+    assert metrics.rejection_at(tpr, fpr, 1.0) == pytest.approx(2.0)  # all signal: 2 of 4 background pass
+    assert metrics.rejection_at(tpr, fpr, 0.5) == float("inf")
+    assert report["accuracy"] == pytest.approx(6 / 8)
+    assert report["confusion"] == [[0.75, 0.25], [0.25, 0.75]]
+
+
+def test_working_point_keeps_the_requested_efficiency():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 10_000)
+    p1 = np.clip(rng.normal(0.35 + 0.3 * labels, 0.15), 0, 1)
+    point = metrics.working_point(labels, np.stack([1 - p1, p1], 1), CLASSES, "b", 0.5)
+    assert point["signal_efficiency"] == pytest.approx(0.5, abs=0.01)
+    assert point["background_rejection"] > 10
+    with pytest.raises(ValueError, match="unknown class 'c'"):
+        metrics.working_point(labels, np.stack([1 - p1, p1], 1), CLASSES, "c", 0.5)
+    with pytest.raises(ValueError, match=r"signal efficiency must be in \(0, 1\)"):
+        metrics.working_point(labels, np.stack([1 - p1, p1], 1), CLASSES, "b", 1.5)
+
+
+def test_scores_of_the_wrong_shape_are_refused():
+    with pytest.raises(ValueError, match="3 columns but 2 classes"):
+        metrics.classification_report([0, 1], np.ones((2, 3)) / 3, CLASSES)
+
+
+def test_jet_images_are_normalised_and_oriented():
+    rng = np.random.default_rng(1)
+    pt = np.zeros((3, 10))
+    pt[:, :2] = [[100, 50], [80, 20], [60, 60]]
+    deta = rng.normal(0, 0.1, (3, 10))
+    dphi = rng.normal(0, 0.1, (3, 10))
+    images = jetdata.jet_images(deta, dphi, pt, size=16)
+    assert images.shape == (3, 16, 16)
+    assert np.allclose(images.sum(axis=(1, 2)), 1.0)
+    # two-particle jets lie on the vertical axis after rotation, the harder particle on top
+    rows_with_pt = [np.flatnonzero(image.sum(axis=1)) for image in images]
+    columns_with_pt = [np.flatnonzero(image.sum(axis=0)) for image in images]
+    assert all(len(c) == 1 and c[0] in (7, 8) for c in columns_with_pt)
+    for image, rows in zip(images, rows_with_pt):
+        assert image[rows.max()].sum() >= image[rows.min()].sum()
+
+
+@pytest.fixture(scope="module")
+def small_sample():
+    return jetdata.load_jets("jets", max_jets=1000, image_size=16, seed=3)
+
+
+def test_load_jets_gives_balanced_views(small_sample):
+    s = small_sample
+    assert s.features.shape == (1000, 16) and s.particles.shape == (1000, 50, 4) and s.images.shape == (1000, 16, 16)
+    assert np.bincount(s.labels).tolist() == [200] * 5
+    assert np.all(s.particles[~s.mask] == 0) and np.all(s.mask.sum(1) >= 1)
+    with pytest.raises(ValueError, match="max_jets must be an integer >= 5"):
+        jetdata.load_jets("jets", max_jets=2)
+
+
+def test_split_is_stratified_and_reproducible(small_sample):
+    train, val, test = jetdata.split(small_sample, seed=5)
+    assert (len(train), len(val), len(test)) == (600, 200, 200)
+    assert np.bincount(test.labels).tolist() == [40] * 5
+    again = jetdata.split(small_sample, seed=5)[2]
+    assert np.array_equal(test.features, again.features)
+    with pytest.raises(ValueError, match="fractions must be in"):
+        jetdata.split(small_sample, validation=0.6, test=0.5)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".arff"])
+def test_public_hls4ml_format_round_trips(small_sample, tmp_path, suffix):
+    path = jetdata.write_hls4ml_hlf(tmp_path / f"hls4ml_lhc_jets_hlf{suffix}", small_sample)
+    text = path.read_text()
+    if suffix == ".arff":
+        assert "@ATTRIBUTE class {g,q,t,w,z}" in text and "@ATTRIBUTE zlogz NUMERIC" in text
+    else:
+        assert text.splitlines()[0] == ",".join([*HLS4ML_FEATURES, "class"])
+    back = jetdata.load(path)
+    assert np.array_equal(back.labels, small_sample.labels)
+    assert np.allclose(back.features, small_sample.features, rtol=1e-6)
+    assert back.particles is None
+
+
+def test_public_reader_names_what_is_wrong(tmp_path):
+    bad = tmp_path / "jets.csv"
+    bad.write_text("zlogz,class\n-2.0,g\n")
+    with pytest.raises(ValueError, match=r"missing columns \['c1_b0_mmdt'"):
+        jetdata.read_hls4ml_hlf(bad)
+    with pytest.raises(FileNotFoundError, match="hls4ml_lhc_jets_hlf"):
+        jetdata.read_hls4ml_hlf(tmp_path / "absent.arff")
+
+
+def test_unknown_models_are_refused(small_sample):
+    with pytest.raises(ValueError, match=r"unknown model\(s\) \['transformer'\]"):
+        taggers.check_models(["hls4ml", "transformer"])
+    public_like = small_sample.subset(np.arange(10))
+    public_like.particles = public_like.images = None
+    assert taggers.check_models(["hls4ml", "pfn", "cnn", "bdt"], public_like) == ["hls4ml", "bdt"]
+
+
+def test_particle_flow_network_ignores_padding():
+    model = taggers.particle_flow_network(n_particles=6, n_fields=4, n_classes=5, phi_sizes=(8,), f_sizes=(8,))
+    rng = np.random.default_rng(2)
+    particles = rng.normal(size=(1, 6, 4)).astype(np.float32)
+    mask = np.array([[1, 1, 1, 0, 0, 0]], dtype=np.float32)
+    garbage = particles.copy()
+    garbage[0, 3:] = rng.normal(size=(3, 4)) * 100  # what sits in padded slots must not matter
+    assert np.allclose(model.predict([particles, mask], verbose=0), model.predict([garbage, mask], verbose=0))
+
+
+def test_saved_tagger_reloads_and_predicts_the_same(small_sample, tmp_path):
+    train, val, test = jetdata.split(small_sample, seed=1)
+    scaler = taggers.StandardScaler().fit(train.features, HLS4ML_FEATURES)
+    model, history, scores = taggers.fit_and_score("hls4ml", train, val, test, scaler=scaler, epochs=2)
+    taggers.save_tagger(tmp_path, model, scaler, JET_CLASSES)
+    loaded, loaded_scaler, classes = taggers.load_tagger(tmp_path)
+    assert classes == JET_CLASSES and loaded_scaler.features == HLS4ML_FEATURES
+    again = loaded.predict(loaded_scaler.transform(test.features), verbose=0)
+    assert np.allclose(again, scores, atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="no saved tagger"):
+        taggers.load_tagger(tmp_path / "elsewhere")
+
+
+def test_training_is_deterministic_with_a_fixed_seed(small_sample):
+    train, val, test = jetdata.split(small_sample, seed=1)
+    scaler = taggers.StandardScaler().fit(train.features, HLS4ML_FEATURES)
+    first = taggers.fit_and_score("hls4ml", train, val, test, scaler=scaler, epochs=2, seed=4)[2]
+    second = taggers.fit_and_score("hls4ml", train, val, test, scaler=scaler, epochs=2, seed=4)[2]
+    assert np.array_equal(first, second)
