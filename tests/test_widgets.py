@@ -88,3 +88,29 @@ def test_explorer_on_real_cms_data():
     explorer = widgets.HistogramExplorer(real_root_file("uproot-Zmumu.root"), "M", cut="Q1 != Q2",
                                          range=(60, 120), bins=30)
     assert 2000 < explorer.hists["all"].sum().value < 2304
+
+
+def test_training_monitor_records_epochs_and_prints_a_line(capsys):
+    monitor = widgets.TrainingMonitor("dense")
+    for epoch in range(3):
+        monitor.update(epoch, {"loss": 1.0 / (epoch + 1), "val_loss": 1.2 / (epoch + 1), "accuracy": 0.5 + 0.1 * epoch})
+    assert monitor.history["loss"] == [1.0, 0.5, 1 / 3]
+    assert "epoch 3" in monitor.header.value
+    assert capsys.readouterr().out.count("dense epoch") == 3
+    lines = monitor.figure.axes[0].get_lines()
+    assert [len(line.get_xdata()) for line in lines] == [3, 3]
+
+
+def test_working_point_picker_updates_with_the_controls():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 3000)
+    scores = rng.dirichlet(np.ones(3), 3000) + np.eye(3)[labels] * 0.5
+    scores /= scores.sum(1, keepdims=True)
+    picker = widgets.WorkingPointPicker(labels, scores, ["a", "b", "c"], signal_class="c", signal_efficiency=0.5)
+    loose = picker.point["background_rejection"]
+    picker.efficiency.value = 0.2
+    assert picker.point["background_rejection"] > loose
+    assert picker.point["signal_efficiency"] == pytest.approx(0.2, abs=0.02)
+    picker.signal_class.value = "a"
+    assert picker.point["tagged_fraction_per_class"]["a"]["tagged"] == pytest.approx(0.2, abs=0.02)
+    assert "rejection" in picker.summary.value

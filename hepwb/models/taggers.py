@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +152,9 @@ def save_tagger(directory: str | Path, model, scaler: StandardScaler, classes) -
     """Save the hls4ml tagger (Keras 2 HDF5) with its scaler, feature list and class names."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    model.save(directory / TAGGER_FILE)
+    with warnings.catch_warnings():  # HDF5 on purpose: hls4ml's Keras-2 converter reads it
+        warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file")
+        model.save(directory / TAGGER_FILE)
     inputs = {"features": list(scaler.features), "mean": scaler.mean.tolist(), "scale": scaler.scale.tolist(),
               "classes": list(classes)}
     (directory / SCALER_FILE).write_text(json.dumps(inputs, indent=2) + "\n")
