@@ -50,3 +50,11 @@ def test_jet_tagging_smoke_run_beats_chance_and_saves_the_tagger(smoke_run):
     for model in ("hls4ml", "bdt", "pfn", "cnn"):
         assert metrics[f"{model}_mean_auc"] > 0.6, model
     assert (folder / "hls4ml_tagger.h5").exists() and (folder / "hls4ml_tagger_inputs.json").exists()
+
+
+def test_jet_tagging_refuses_an_unknown_model_before_training(tmp_path):
+    result = batch.run_notebook(batch.NOTEBOOK_DIR / "01_jet_tagging.ipynb", preset="smoke", out_dir=tmp_path,
+                                parameters={"models": ["hls4ml", "transformer"]})
+    assert result["status"] == "failed"
+    assert "unknown model(s) ['transformer']; choose from ['hls4ml', 'pfn', 'cnn', 'bdt']" in result["error"]
+    assert not (tmp_path / "01_jet_tagging" / "hls4ml_tagger.h5").exists()
