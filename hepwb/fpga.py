@@ -1,0 +1,132 @@
+"""From a Keras/QKeras model to FPGA firmware with hls4ml, and what it costs, without vendor tools.
+
+Owns: checking the C++ tool chain, converting with hls4ml 1.3 (Vitis backend configuration),
+compiling the bit-accurate C simulation (g++ only) and predicting with it, agreement between
+Keras and the C simulation, and analytic cost figures: bit operations (BOPs) and multipliers per
+layer for a reuse factor. Synthesis (``build()``) needs Vivado/Vitis HLS and is not done here.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_PART = "xcvu13p-flga2577-2-e"  # a Virtex UltraScale+ of the kind used in L1 trigger boards
+
+
+class FPGAToolError(RuntimeError):
+    """A tool hls4ml needs (g++) is missing."""
+
+
+class UnsupportedLayerError(ValueError):
+    """hls4ml cannot convert a layer of the model."""
+
+
+def check_compiler() -> str:
+    """The path of g++, which hls4ml's C simulation needs; raises FPGAToolError when absent."""
+    compiler = shutil.which("g++")
+    if compiler is None:
+        raise FPGAToolError("hls4ml's bit-accurate C simulation is compiled with g++, which is not on PATH; "
+                            "install it (Debian/Ubuntu: apt-get install g++; conda: conda install gxx_linux-64)")
+    return compiler
+
+
+def convert(model, output_dir: str | Path, *, precision: str = "ap_fixed<16,6>", reuse_factor: int = 1,
+            strategy: str = "Latency", io_type: str = "io_parallel", part: str = DEFAULT_PART,
+            layer_precision: dict | None = None, compile: bool = True):
+    """Convert a Keras/QKeras model with hls4ml and (by default) compile its C simulation.
+
+    Parameters
+    ----------
+    precision : default fixed-point type of weights and activations, e.g. ``ap_fixed<16,6>``.
+    reuse_factor : how many times each multiplier is reused (1 = fully parallel).
+    strategy : "Latency" or "Resource".
+    layer_precision : optional {layer name: {"weight"/"bias"/"result"/...: type}} overrides.
+
+    Returns the hls4ml model; ``.predict(x)`` runs the C simulation.
+    """
+    import hls4ml
+
+    if strategy not in ("Latency", "Resource"):
+        raise ValueError(f"strategy must be 'Latency' or 'Resource', got {strategy!r}")
+    if not isinstance(reuse_factor, int) or reuse_factor < 1:
+        raise ValueError(f"reuse_factor must be a positive integer, got {reuse_factor!r}")
+    if compile:
+        check_compiler()
+    _check_layers(model)
+    granularity = "name" if layer_precision else "model"
+    config = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend="Vitis",
+                                                  default_precision=precision)
+    config["Model"].update({"ReuseFactor": reuse_factor, "Strategy": strategy})
+    if layer_precision:
+        for name, types in layer_precision.items():
+            config["LayerName"][name]["Precision"].update(types)
+    hls_model = hls4ml.converters.convert_from_keras_model(
+        model, hls_config=config, output_dir=str(output_dir), backend="Vitis", io_type=io_type, part=part)
+    if compile:
+        hls_model.compile()
+    return hls_model
+
+
+def _check_layers(model) -> None:
+    """Refuse, with names, the layers hls4ml's Keras converter has no handler for."""
+    from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
+
+    supported = set(get_supported_keras_layers()) | {"InputLayer"}
+    unsupported = [f"{layer.name} ({layer.__class__.__name__})" for layer in model.layers
+                   if layer.__class__.__name__ not in supported]
+    if unsupported:
+        raise UnsupportedLayerError(f"hls4ml cannot convert {', '.join(unsupported)}; it supports e.g. "
+                                    f"{', '.join(sorted(n for n in supported if not n.startswith('Q'))[:15])} ... "
+                                    "and the QKeras Q* layers")
+
+
+def predict(hls_model, x: np.ndarray) -> np.ndarray:
+    """C-simulation outputs for inputs x (n, ...), as float64."""
+    return np.asarray(hls_model.predict(np.ascontiguousarray(x, dtype=np.float64)), dtype=np.float64)
+
+
+def agreement(keras_scores: np.ndarray, hls_scores: np.ndarray) -> dict:
+    """Fraction of inputs with the same predicted class, and the largest absolute output difference."""
+    keras_scores, hls_scores = np.asarray(keras_scores), np.asarray(hls_scores).reshape(np.shape(keras_scores))
+    return {"same_class_fraction": float(np.mean(keras_scores.argmax(1) == hls_scores.argmax(1))),
+            "max_abs_difference": float(np.max(np.abs(keras_scores - hls_scores)))}
+
+
+def dense_layers(model) -> list[dict]:
+    """Per Dense (or QDense) layer: name, n_in, n_out, and the fraction of zero weights."""
+    layers = []
+    for layer in model.layers:
+        if layer.__class__.__name__ in ("Dense", "QDense"):
+            kernel = np.asarray(layer.get_weights()[0])
+            layers.append({"name": layer.name, "n_in": kernel.shape[0], "n_out": kernel.shape[1],
+                           "sparsity": float(np.mean(kernel == 0))})
+    return layers
+
+
+def bops(model, weight_bits: int, activation_bits: int) -> int:
+    """Bit operations of the model's dense layers (analytic, Baskin et al. 2021, as in the hls4ml papers).
+
+    Per layer with n inputs, m outputs and a fraction f of zero (pruned) weights:
+    BOPs = m * n * ((1 - f) * b_a * b_w + b_a + b_w + log2(n)); b_w, b_a are the weight and
+    activation bit widths. Counted by hand because qkeras.qtools needs QKeras layers and this
+    formula also covers float and pruned Keras models.
+    """
+    total = 0.0
+    for layer in dense_layers(model):
+        n, m, f = layer["n_in"], layer["n_out"], layer["sparsity"]
+        total += m * n * ((1 - f) * activation_bits * weight_bits + activation_bits + weight_bits + math.log2(n))
+    return int(round(total))
+
+
+def multipliers(model, reuse_factor: int = 1) -> list[dict]:
+    """Multipliers per dense layer in hls4ml's Latency strategy: non-zero weights / reuse factor."""
+    out = []
+    for layer in dense_layers(model):
+        nonzero = round(layer["n_in"] * layer["n_out"] * (1 - layer["sparsity"]))
+        out.append({"layer": layer["name"], "multipliers": math.ceil(nonzero / reuse_factor),
+                    "reuse_factor": reuse_factor})
+    return out

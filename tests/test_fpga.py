@@ -1,0 +1,66 @@
+"""hls4ml conversion and cost figures: C simulation agrees with Keras, clear errors, exact BOPs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hepwb import fpga, jetdata
+from hepwb.models import taggers
+
+
+@pytest.fixture(scope="module")
+def trained_tagger():
+    sample = jetdata.load_jets("jets", max_jets=3000, particles=False, images=False)
+    train, val, test = jetdata.split(sample)
+    scaler = taggers.StandardScaler().fit(train.features, sample.feature_names)
+    model, _, scores = taggers.fit_and_score("hls4ml", train, val, test, scaler=scaler, epochs=10)
+    return model, scaler.transform(test.features), scores
+
+
+def test_smoke_conversion_compiles_and_agrees_with_keras(trained_tagger, tmp_path):
+    model, x_test, keras_scores = trained_tagger
+    hls_model = fpga.convert(model, tmp_path / "prj", precision="ap_fixed<16,6>")
+    result = fpga.agreement(keras_scores, fpga.predict(hls_model, x_test))
+    assert result["same_class_fraction"] >= 0.95, result
+    assert (tmp_path / "prj" / "firmware" / "myproject.cpp").exists()
+
+
+def test_missing_compiler_is_named(trained_tagger, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no g++ here
+    with pytest.raises(fpga.FPGAToolError, match="compiled with g\\+\\+, which is not on PATH"):
+        fpga.convert(trained_tagger[0], tmp_path / "prj")
+
+
+def test_unsupported_layer_is_named(tmp_path):
+    from tensorflow import keras
+
+    inputs = keras.Input((4,))
+    x = keras.layers.Dense(3, name="dense")(inputs)
+    x = keras.layers.Lambda(lambda t: t * 2, name="doubler")(x)
+    model = keras.Model(inputs, x)
+    with pytest.raises(fpga.UnsupportedLayerError, match=r"cannot convert doubler \(Lambda\)"):
+        fpga.convert(model, tmp_path / "prj", compile=False)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"strategy": "Fastest"}, "strategy must be 'Latency' or 'Resource'"),
+                                             ({"reuse_factor": 0}, "reuse_factor must be a positive integer")])
+def test_bad_conversion_settings_are_refused(trained_tagger, tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fpga.convert(trained_tagger[0], tmp_path / "prj", **kwargs)
+
+
+def test_bops_of_a_tiny_model_are_exact():
+    from tensorflow import keras
+
+    inputs = keras.Input((4,))
+    outputs = keras.layers.Dense(2, use_bias=False)(inputs)
+    model = keras.Model(inputs, outputs)
+    kernel = np.ones((4, 2), dtype=np.float32)
+    kernel[0, 0] = 0.0  # one of eight weights pruned
+    model.layers[1].set_weights([kernel])
+    # n = 4, m = 2, f = 1/8, b_w = 4, b_a = 8: 2 * 4 * (7/8 * 32 + 8 + 4 + log2(4)) = 8 * 42
+    assert fpga.bops(model, weight_bits=4, activation_bits=8) == 336
+    assert fpga.multipliers(model, reuse_factor=1) == [{"layer": model.layers[1].name, "multipliers": 7,
+                                                       "reuse_factor": 1}]
+    assert fpga.multipliers(model, reuse_factor=4)[0]["multipliers"] == 2
