@@ -34,9 +34,17 @@ def check_compiler() -> str:
     return compiler
 
 
+#: softmax lookup tables wider and longer than hls4ml's default (ap_fixed<18,8> x 1024 entries with
+#: truncation): with 4096 rounded, saturating entries a 6-bit pruned tagger's C simulation picked the
+#: same class as QKeras for 99.5 % of jets instead of 97 % (3000-jet test, see tests/test_fpga.py)
+SOFTMAX_TABLE = "ap_fixed<18,8,AP_RND,AP_SAT>"
+SOFTMAX_TABLE_SIZE = 4096
+
+
 def convert(model, output_dir: str | Path, *, precision: str = "ap_fixed<16,6>", reuse_factor: int = 1,
             strategy: str = "Latency", io_type: str = "io_parallel", part: str = DEFAULT_PART,
-            layer_precision: dict | None = None, compile: bool = True):
+            layer_precision: dict | None = None, softmax_table: str = SOFTMAX_TABLE,
+            softmax_table_size: int = SOFTMAX_TABLE_SIZE, compile: bool = True):
     """Convert a Keras/QKeras model with hls4ml and (by default) compile its C simulation.
 
     Parameters
@@ -45,6 +53,10 @@ def convert(model, output_dir: str | Path, *, precision: str = "ap_fixed<16,6>",
     reuse_factor : how many times each multiplier is reused (1 = fully parallel).
     strategy : "Latency" or "Resource".
     layer_precision : optional {layer name: {"weight"/"bias"/"result"/...: type}} overrides.
+    softmax_table, softmax_table_size : type and length of the softmax's exp and inverse tables.
+
+    QKeras models are configured per layer, so each layer takes the precision of its quantizers;
+    float models get ``precision`` everywhere.
 
     Returns the hls4ml model; ``.predict(x)`` runs the C simulation.
     """
@@ -57,13 +69,19 @@ def convert(model, output_dir: str | Path, *, precision: str = "ap_fixed<16,6>",
     if compile:
         check_compiler()
     _check_layers(model)
-    granularity = "name" if layer_precision else "model"
+    quantized = any(layer.__class__.__name__.startswith("Q") for layer in model.layers)
+    granularity = "name" if (quantized or layer_precision) else "model"
     config = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend="Vitis",
                                                   default_precision=precision)
     config["Model"].update({"ReuseFactor": reuse_factor, "Strategy": strategy})
-    if layer_precision:
-        for name, types in layer_precision.items():
-            config["LayerName"][name]["Precision"].update(types)
+    config.setdefault("LayerName", {})
+    for layer in model.layers:
+        if layer.__class__.__name__ == "Activation" and layer.get_config()["activation"] == "softmax":
+            entry = config["LayerName"].setdefault(layer.name, {})
+            entry.setdefault("Precision", {}).update({"exp_table": softmax_table, "inv_table": softmax_table})
+            entry["TableSize"] = softmax_table_size
+    for name, types in (layer_precision or {}).items():
+        config["LayerName"][name]["Precision"].update(types)
     hls_model = hls4ml.converters.convert_from_keras_model(
         model, hls_config=config, output_dir=str(output_dir), backend="Vitis", io_type=io_type, part=part)
     if compile:

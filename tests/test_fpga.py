@@ -64,3 +64,32 @@ def test_bops_of_a_tiny_model_are_exact():
     assert fpga.multipliers(model, reuse_factor=1) == [{"layer": model.layers[1].name, "multipliers": 7,
                                                        "reuse_factor": 1}]
     assert fpga.multipliers(model, reuse_factor=4)[0]["multipliers"] == 2
+
+
+def test_pruned_6bit_tagger_learns_and_its_firmware_agrees(tmp_path):
+    from hepwb.models import compressed
+
+    sample = jetdata.load_jets("jets", max_jets=3000, particles=False, images=False)
+    train, val, test = jetdata.split(sample)
+    scaler = taggers.StandardScaler().fit(train.features, sample.feature_names)
+    model = compressed.prunable(compressed.quantized_tagger(bits=6), sparsity=0.75, frequency=10)
+    stripped, _ = compressed.train_pruned(model, scaler.transform(train.features), train.labels,
+                                          scaler.transform(val.features), val.labels, epochs=40, patience=40)
+    assert all(abs(s - 0.75) < 0.01 for s in compressed.weight_sparsity(stripped).values())
+    x_test = scaler.transform(test.features)
+    keras_scores = stripped.predict(x_test, verbose=0)
+    assert np.mean(keras_scores.argmax(1) == test.labels) > 0.45  # chance is 0.2
+    hls_model = fpga.convert(stripped, tmp_path / "prj", precision="ap_fixed<16,6>")
+    # the issue's target for the full-size model is 99 %; this small, briefly trained one reaches 99.5 %
+    assert fpga.agreement(keras_scores, fpga.predict(hls_model, x_test))["same_class_fraction"] >= 0.99
+    # with the accumulation terms of Baskin et al.'s count, 75 % pruning + 6 bits gives ~11x fewer BOPs
+    assert fpga.bops(stripped, 6, 6) * 10 < fpga.bops(taggers.dense_tagger(), 16, 16)
+
+
+def test_bad_bit_width_and_sparsity_are_refused():
+    from hepwb.models import compressed
+
+    with pytest.raises(ValueError, match="bits must be an integer from 2 to 32"):
+        compressed.quantized_tagger(bits=1)
+    with pytest.raises(ValueError, match=r"sparsity must be in \[0, 1\)"):
+        compressed.prunable(taggers.dense_tagger(), sparsity=1.0)
