@@ -58,7 +58,8 @@ def convert(model, output_dir: str | Path, *, precision: str = "ap_fixed<16,6>",
     QKeras models are configured per layer, so each layer takes the precision of its quantizers;
     float models get ``precision`` everywhere.
 
-    Returns the hls4ml model; ``.predict(x)`` runs the C simulation.
+    Returns the hls4ml model; ``.predict(x)`` runs the C simulation. With ``compile=False`` only the
+    HLS project is written (no g++ needed).
     """
     import hls4ml
 
@@ -85,7 +86,9 @@ def convert(model, output_dir: str | Path, *, precision: str = "ap_fixed<16,6>",
     hls_model = hls4ml.converters.convert_from_keras_model(
         model, hls_config=config, output_dir=str(output_dir), backend="Vitis", io_type=io_type, part=part)
     if compile:
-        hls_model.compile()
+        hls_model.compile()  # writes the project, then builds the C simulation with g++
+    else:
+        hls_model.write()  # the HLS project alone, e.g. to export it for synthesis elsewhere
     return hls_model
 
 
@@ -148,3 +151,60 @@ def multipliers(model, reuse_factor: int = 1) -> list[dict]:
         out.append({"layer": layer["name"], "multipliers": math.ceil(nonzero / reuse_factor),
                     "reuse_factor": reuse_factor})
     return out
+
+
+def latency_estimate(model, reuse_factor: int = 1, clock_mhz: float = 200.0) -> dict:
+    """Rough latency of hls4ml's Latency strategy (io_parallel), without synthesis.
+
+    Model, per layer: a Dense layer takes ``reuse_factor`` cycles of multiplications, then an adder
+    tree of ceil(log2(n_in) / 2) cycles (two adder levels per cycle at 200 MHz) and one cycle to
+    register the output; an activation 1 cycle, except a softmax, 5 (exp lookup, sum, inverse
+    lookup, multiply, register). Synthesis reports (``hls_model.build()`` with Vitis HLS) replace it.
+    Returns cycles, nanoseconds and the per-layer cycles.
+    """
+    per_layer = []
+    for layer in model.layers:
+        kind = layer.__class__.__name__
+        if kind in ("Dense", "QDense"):
+            n_in = int(np.asarray(layer.get_weights()[0]).shape[0])
+            per_layer.append((layer.name, reuse_factor + math.ceil(math.log2(max(n_in, 2)) / 2) + 1))
+        elif kind in ("Activation", "QActivation", "ReLU"):
+            is_softmax = kind == "Activation" and layer.get_config()["activation"] == "softmax"
+            per_layer.append((layer.name, 5 if is_softmax else 1))
+    cycles = sum(c for _, c in per_layer)
+    return {"cycles": cycles, "nanoseconds": cycles * 1e3 / clock_mhz, "clock_mhz": clock_mhz,
+            "per_layer": dict(per_layer)}
+
+
+def synthesis_tool() -> str | None:
+    """Vitis HLS or Vivado HLS if one is on PATH (then ``hls_model.build()`` can synthesise), else None."""
+    return shutil.which("vitis_hls") or shutil.which("vivado_hls")
+
+
+def export_project(project_dir: str | Path, archive: str | Path, *, description: str = "") -> Path:
+    """Pack an hls4ml project folder into ``archive`` (.tar.gz) with a README on synthesising it.
+
+    The archive is written under a temporary name and renamed when complete.
+    """
+    import tarfile
+
+    from hepwb.data import atomic_path
+
+    project_dir, archive = Path(project_dir), Path(archive)
+    if not (project_dir / "firmware").is_dir():
+        raise FileNotFoundError(f"{project_dir}: not an hls4ml project (no firmware/ folder); run fpga.convert first")
+    readme = (f"# hls4ml project\n\n{description}\n\n"
+              "Synthesise with AMD/Xilinx Vitis HLS on a machine that has it:\n\n"
+              "    cd <this folder> && vitis_hls -f build_prj.tcl \"csim=1 synth=1 cosim=0 export=0\"\n\n"
+              "or from Python: `hls_model = hls4ml.converters.link_existing_project(folder); hls_model.build()`.\n"
+              "The latency and resource report lands in <project>/solution1/syn/report/.\n")
+    with atomic_path(archive) as tmp:
+        with tarfile.open(tmp, "w:gz") as tar:
+            tar.add(project_dir, arcname=project_dir.name)
+            info_path = project_dir.parent / f".{project_dir.name}-README.md"
+            info_path.write_text(readme)
+            try:
+                tar.add(info_path, arcname=f"{project_dir.name}/README.md")
+            finally:
+                info_path.unlink()
+    return archive

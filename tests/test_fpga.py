@@ -93,3 +93,31 @@ def test_bad_bit_width_and_sparsity_are_refused():
         compressed.quantized_tagger(bits=1)
     with pytest.raises(ValueError, match=r"sparsity must be in \[0, 1\)"):
         compressed.prunable(taggers.dense_tagger(), sparsity=1.0)
+
+
+def test_latency_estimate_of_a_tiny_model_is_hand_computable():
+    from tensorflow import keras
+
+    inputs = keras.Input((16,))
+    x = keras.layers.Dense(8, name="fc")(inputs)
+    x = keras.layers.Activation("relu", name="relu")(x)
+    x = keras.layers.Dense(5, name="out")(x)
+    outputs = keras.layers.Activation("softmax", name="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    # fc: 1 + ceil(4/2) + 1 = 4; relu 1; out: 1 + ceil(3/2) + 1 = 4; softmax 5
+    estimate = fpga.latency_estimate(model, reuse_factor=1)
+    assert estimate["per_layer"] == {"fc": 4, "relu": 1, "out": 4, "softmax": 5}
+    assert estimate["cycles"] == 14 and estimate["nanoseconds"] == pytest.approx(70.0)
+    assert fpga.latency_estimate(model, reuse_factor=4)["cycles"] == 20
+
+
+def test_exported_project_carries_firmware_and_instructions(trained_tagger, tmp_path):
+    import tarfile
+
+    fpga.convert(trained_tagger[0], tmp_path / "tagger_prj", compile=False)
+    archive = fpga.export_project(tmp_path / "tagger_prj", tmp_path / "out" / "tagger.tar.gz", description="test")
+    names = tarfile.open(archive).getnames()
+    assert "tagger_prj/README.md" in names and "tagger_prj/firmware/myproject.cpp" in names
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["tagger.tar.gz"]
+    with pytest.raises(FileNotFoundError, match="not an hls4ml project"):
+        fpga.export_project(tmp_path / "out", tmp_path / "x.tar.gz")
