@@ -268,3 +268,32 @@ def training_curves(history: dict, title: str = ""):
     if title:
         fig.suptitle(title, fontsize=13)
     return fig
+
+
+def weights_figure(weights_by_model: dict[str, np.ndarray], bins: int = 60):
+    """Histogram of the absolute values of non-zero weights per model (log x), e.g. before and after pruning."""
+    fig, ax = new_figure()
+    all_values = np.concatenate([np.abs(w[w != 0]) for w in weights_by_model.values()])
+    edges = np.logspace(np.log10(max(all_values.min(), 1e-6)), np.log10(all_values.max()), bins)
+    for name, w in weights_by_model.items():
+        nonzero = np.abs(w[w != 0])
+        ax.hist(nonzero, bins=edges, histtype="step", lw=2,
+                label=f"{name}: {len(nonzero)} of {w.size} weights non-zero")
+    ax.set_xscale("log")
+    ax.set_xlabel("|weight|")
+    ax.set_ylabel("weights / bin")
+    ax.legend(fontsize=10, loc="upper left")
+    return fig
+
+
+def bit_scan_figure(bits, accuracy, mean_auc, float_accuracy: float, float_auc: float):
+    """Accuracy and mean AUC against the bit width, with the float model as reference lines."""
+    fig, (acc_ax, auc_ax) = new_figure(ncols=2, figsize=(12, 4.5))
+    for ax, values, reference, name in ((acc_ax, accuracy, float_accuracy, "accuracy"),
+                                        (auc_ax, mean_auc, float_auc, "mean AUC")):
+        ax.plot(bits, values, "o-", label="pruned + quantized (QKeras)")
+        ax.axhline(reference, color="black", ls="--", label="float")
+        ax.set_xlabel("bits of weights and activations")
+        ax.set_ylabel(name)
+        ax.legend(fontsize=10)
+    return fig

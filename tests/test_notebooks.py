@@ -58,3 +58,11 @@ def test_jet_tagging_refuses_an_unknown_model_before_training(tmp_path):
     assert result["status"] == "failed"
     assert "unknown model(s) ['transformer']; choose from ['hls4ml', 'pfn', 'cnn', 'bdt']" in result["error"]
     assert not (tmp_path / "01_jet_tagging" / "hls4ml_tagger.h5").exists()
+
+
+def test_trigger_fpga_smoke_run_converts_and_agrees(smoke_run):
+    result, folder = smoke_run("04_trigger_fpga")
+    metrics = result["metrics"]
+    assert metrics["quantized_hls4ml_same_class"] >= 0.95 and metrics["float_hls4ml_same_class"] >= 0.95
+    assert metrics["bops_reduction"] > 1
+    assert (folder / "hls4ml_quantized_tagger.tar.gz").exists()
