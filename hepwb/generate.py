@@ -124,23 +124,10 @@ def _results_in_order(name, seed, chunks, workers, scheduler):
             cluster.close()
 
 
-class _NoBar:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def update(self, n):
-        pass
-
-
 def _progress(total: int, description: str, enabled: bool):
-    if not enabled:
-        return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=description, unit="ev")
+    return tqdm(total=total, desc=description, unit="ev", disable=not enabled)
 
 
 def _version(package: str) -> str:

@@ -116,7 +116,8 @@ def load_jets(source="jets", *, max_jets: int | None = None, particles: bool = T
         if particles:
             jet_pt = np.asarray(arrays.jet_pt, dtype=np.float32)[:, None]
             log_pt = np.where(mask, np.log(np.maximum(pt, 1e-6) / jet_pt), 0.0)
-            sample.particles = np.stack([log_pt, deta, dphi, charge], axis=-1).astype(np.float32)
+            columns = {"log_pt_rel": log_pt, "deta": deta, "dphi": dphi, "charge": charge}
+            sample.particles = np.stack([columns[f] for f in PARTICLE_FIELDS], axis=-1).astype(np.float32)
             sample.mask = mask
         if images:
             sample.images = jet_images(deta, dphi, pt, size=image_size)
