@@ -8,8 +8,10 @@ layer for a reuse factor. Synthesis (``build()``) needs Vivado/Vitis HLS and is 
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -133,14 +135,82 @@ def bops(model, weight_bits: int, activation_bits: int) -> int:
 
     Per layer with n inputs, m outputs and a fraction f of zero (pruned) weights:
     BOPs = m * n * ((1 - f) * b_a * b_w + b_a + b_w + log2(n)); b_w, b_a are the weight and
-    activation bit widths. Counted by hand because qkeras.qtools needs QKeras layers and this
-    formula also covers float and pruned Keras models.
+    activation bit widths. Written out because no library implements this formula; see
+    ``firmware_bops`` for the count with qtools' data types, where pruning also removes additions.
     """
     total = 0.0
     for layer in dense_layers(model):
         n, m, f = layer["n_in"], layer["n_out"], layer["sparsity"]
         total += m * n * ((1 - f) * activation_bits * weight_bits + activation_bits + weight_bits + math.log2(n))
     return int(round(total))
+
+
+def firmware_bops(model, bits: int | None = None, *, input_bits: int = 16, input_integer_bits: int = 6) -> dict:
+    """Bit operations of the firmware hls4ml builds, with data types from ``qkeras.qtools``.
+
+    qtools propagates the quantizers through the model and gives, per Dense layer, the input and
+    weight widths (b_a, b_w) and the accumulator width b_acc (b_a + b_w + log2 n, no overflow).
+    hls4ml's Latency strategy wires each weight in as a constant, so a zero (pruned) weight costs
+    neither its multiplier nor its adder; per non-zero weight the count is b_a * b_w + b_acc.
+    That differs from Baskin et al.'s ``bops``, which keeps every addition of a pruned layer.
+
+    A QKeras model is counted as quantized; a float Keras model as the ``bits``-bit fixed-point
+    twin hls4ml makes of it (weights, biases and ReLUs at ``bits``). The input is
+    ap_fixed<input_bits, input_integer_bits> in both cases. Returns the total and the per-layer rows.
+    """
+    from qkeras import quantized_bits
+    from qkeras.qtools import run_qtools
+
+    is_qkeras = any(layer.__class__.__name__ == "QDense" for layer in model.layers)
+    if not is_qkeras and bits is None:
+        raise ValueError(f"{model.name} is a float Keras model: give bits, the fixed-point width hls4ml will use")
+    # qtools walks the layer graph: count on a fresh copy, since tfmot's strip_pruning leaves the layers
+    # attached to two graphs; the weights (and so the sparsity) are read from ``model`` itself
+    counted = _clone(model) if is_qkeras else _fixed_point_twin(model, bits)
+    source = quantized_bits(input_bits, input_integer_bits - 1, alpha=1)  # QKeras' integer bits exclude the sign
+    qtools = run_qtools.QTools(counted, process="horowitz", source_quantizers=[source], is_inference=True,
+                               weights_path=None, keras_quantizer="fp32", keras_accumulator="fp32",
+                               for_reference=False)
+    with tempfile.TemporaryDirectory() as scratch:  # the layer statistics' public form is a JSON file
+        qtools.qtools_stats_to_json(f"{scratch}/qtools.json")
+        stats = json.loads(Path(f"{scratch}/qtools.json").read_text())
+    rows, total = [], 0
+    for layer in dense_layers(model):
+        layer_stats = stats[layer["name"]]
+        b_a = layer_stats["input_quantizer_list"][0]["bits"]
+        b_w = layer_stats["weight_quantizer"]["bits"]
+        b_acc = layer_stats["accumulator"]["bits"]
+        nonzero = round(layer["n_in"] * layer["n_out"] * (1 - layer["sparsity"]))
+        layer_bops = nonzero * (b_a * b_w + b_acc)
+        rows.append({"layer": layer["name"], "nonzero_weights": nonzero, "input_bits": b_a, "weight_bits": b_w,
+                     "accumulator_bits": b_acc, "bops": layer_bops})
+        total += layer_bops
+    return {"bops": total, "layers": rows}
+
+
+def _clone(model):
+    """A fresh copy of a (Q)Keras model's layer graph, without weights."""
+    from tensorflow import keras
+
+    return keras.models.clone_model(model)
+
+
+def _fixed_point_twin(model, bits: int):
+    """A QKeras copy of a Dense/Activation Keras model, every weight, bias and ReLU at ``bits`` bits."""
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    def quantize(layer):
+        kind = layer.__class__.__name__
+        if kind == "Dense":
+            quantizer = quantized_bits(bits, 0, alpha=1)
+            return QDense(layer.units, use_bias=layer.use_bias, kernel_quantizer=quantizer,
+                          bias_quantizer=quantizer, name=layer.name)
+        if kind == "Activation" and layer.get_config()["activation"] == "relu" or kind == "ReLU":
+            return QActivation(quantized_relu(bits), name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    return keras.models.clone_model(model, clone_function=quantize)
 
 
 def multipliers(model, reuse_factor: int = 1) -> list[dict]:
