@@ -256,13 +256,19 @@ def _zmumu_batch(pythia, pileup: PileupPool, n: int, rng: np.random.Generator, o
     return {"events": out, "n_generated": n}
 
 
-def make_zmumu_chunk(n_events: int, seed: int, chunk: int, sample: str = "drell_yan_mumu") -> dict:
-    """``n_events`` selected Z/gamma* -> mu mu events (with pileup) for chunk ``chunk`` of ``seed``."""
+def zmumu_producer(seed: int, chunk: int, sample: str = "drell_yan_mumu"):
+    """Set up Pythia and the pileup library once; returns ``produce(n_events) -> {"events", "n_generated"}``."""
     opts = ZMUMU_OPTIONS
     pythia = make_pythia(sample, pythia_seed(seed, 0, chunk))
     pileup = PileupPool(opts["pileup_mu"], pythia_seed(seed, 1), opts["pileup_library"])
     rng = np.random.default_rng([seed, 0, chunk])
-    return _fill(lambda size: _zmumu_batch(pythia, pileup, size, rng, opts), n_events, first_batch=2 * n_events + 10)
+    return lambda n_events: _fill(lambda size: _zmumu_batch(pythia, pileup, size, rng, opts), n_events,
+                                  first_batch=2 * n_events + 10)
+
+
+def make_zmumu_chunk(n_events: int, seed: int, chunk: int, sample: str = "drell_yan_mumu") -> dict:
+    """``n_events`` selected Z/gamma* -> mu mu events (with pileup) for chunk ``chunk`` of ``seed``."""
+    return zmumu_producer(seed, chunk, sample)(n_events)
 
 
 def _muon_branches(i: int) -> tuple[Branch, ...]:

@@ -1,0 +1,168 @@
+"""Fast simulation: the event features, their invertible preprocessing, the generative metrics, the GAN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hepwb import eventdata, metrics
+from hepwb.eventdata import FEATURE_NAMES
+
+
+@pytest.fixture(scope="module")
+def events():
+    return eventdata.load_events("zmumu", max_events=6000)
+
+
+@pytest.fixture(scope="module")
+def transform(events):
+    return eventdata.EventTransform(seed=1).fit(events.features)
+
+
+def column(table, name):
+    return table[:, FEATURE_NAMES.index(name)]
+
+
+def test_features_are_the_stored_branches_and_give_back_m_ll(events):
+    assert events.features.shape == (6000, 17) and events.conditions.shape == (6000, 3)
+    jets = events.features[:, [FEATURE_NAMES.index(f"jet{i}_pt") for i in range(1, 6)]]
+    present = np.minimum(column(events.features, "n_jets"), 5)
+    assert np.all((jets > 30) == (np.arange(1, 6) <= present[:, None]))  # zero exactly where no jet
+    np.testing.assert_allclose(eventdata.dimuon_mass(events.features), events.m_ll, rtol=1e-5)
+
+
+def test_preprocessing_round_trips_exactly(events, transform):
+    table = transform.transform(events.features, dtype=np.float64)
+    assert table.shape == (6000, transform.n_outputs) == (6000, 20)
+    j = transform.output_index("m_ll")
+    np.testing.assert_allclose(np.exp(table[:, j] * transform.scale[j]
+                                      + transform.mean[j]), events.m_ll, rtol=5e-4)  # massless muons
+    back = transform.inverse(table)
+    counts = [FEATURE_NAMES.index(n) for n in ("n_jets", "n_vertices")]
+    np.testing.assert_array_equal(back[:, counts], events.features[:, counts])  # integers: exact
+    np.testing.assert_array_equal(back == 0, events.features == 0)  # absent jets, zero isolation: exact
+    np.testing.assert_allclose(back, events.features, rtol=1e-12, atol=1e-12)  # the rest: round-off
+    assert np.all(np.abs(table.mean(axis=0)) < 1e-9) and np.allclose(table.std(axis=0), 1.0)
+
+
+def test_inverse_of_any_network_output_is_a_physical_event(transform):
+    table = np.random.default_rng(0).normal(0, 2.0, size=(20000, transform.n_outputs))
+    out = transform.inverse(table)
+    assert np.all(column(out, "mu2_pt") >= 0)  # muons follow from the dimuon system and may fail the selection
+    assert np.all(column(out, "mu1_pt") >= column(out, "mu2_pt"))  # leading muon first
+    assert eventdata.passes_selection(out).mean() > 0.5
+    for name in ("mu1_phi", "mu2_phi", "met_phi"):
+        assert np.all(np.abs(column(out, name)) <= np.pi)
+    for name in ("mu1_iso", "mu2_iso", "met", "n_jets", "n_vertices"):
+        assert np.all(column(out, name) >= 0)
+    assert np.all(np.mod(out[:, [FEATURE_NAMES.index("n_jets"), FEATURE_NAMES.index("n_vertices")]], 1) == 0)
+    jets = out[:, [FEATURE_NAMES.index(f"jet{i}_pt") for i in range(1, 6)]]
+    assert np.all(np.diff(jets, axis=1) <= 0)  # ordered by pT
+    n_present = np.minimum(column(out, "n_jets"), 5)
+    assert np.all((jets > 0) == (np.arange(1, 6) <= n_present[:, None]))
+
+
+def test_differentiable_mass_matches_numpy(events, transform):
+    table = transform.transform(events.features)
+    np.testing.assert_allclose(transform.dimuon_mass_tf(table).numpy(), events.m_ll, rtol=2e-3)
+
+
+def test_bad_inputs_are_named(transform):
+    with pytest.raises(ValueError, match=r"expected features of shape \(n, 17\)"):
+        transform.transform(np.zeros((3, 16)))
+    with pytest.raises(ValueError, match=r"expected a table of shape \(n, 20\)"):
+        transform.inverse(np.zeros((3, 17)))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        eventdata.EventTransform().transform(np.zeros((3, 17)))
+
+
+def gaussian_pair(shift=0.0, n=20000, seed=0):
+    """Two independent samples of one correlated 5-d Gaussian; feature 2 of the second shifted by ``shift`` sigma."""
+    rng = np.random.default_rng(seed)
+    cov = 0.5 * np.eye(5) + 0.5
+    a = rng.multivariate_normal(np.full(5, 3.0), cov, size=n)
+    b = rng.multivariate_normal(np.full(5, 3.0), cov, size=n)
+    b[:, 2] += shift
+    return a, b
+
+
+def test_statistics_score_is_zero_for_identical_samples_and_grows_with_a_shift():
+    a, b = gaussian_pair()
+    assert metrics.statistics_score(a, a) == 0.0
+    scores = [metrics.statistics_score(*gaussian_pair(shift)) for shift in (0.0, 0.1, 0.3, 1.0)]
+    assert scores == sorted(scores) and scores[-1] > 3 * scores[0]
+
+
+def test_fpd_is_zero_within_its_error_for_one_distribution_and_grows_with_a_shift():
+    # the extrapolation reaches the distance between the two finite samples (~ d / n), below the error for
+    # large samples; this is the real-vs-real floor the notebook quotes
+    value, error = metrics.fpd(*gaussian_pair(n=200000), min_samples=2000, max_samples=20000)
+    assert value <= error
+    shifted = [metrics.fpd(*gaussian_pair(shift))[0] for shift in (0.0, 0.1, 0.3, 1.0)]
+    assert shifted == sorted(shifted) and shifted[-1] > 100 * error
+    kpds = [metrics.kpd(*gaussian_pair(shift))[0] for shift in (0.0, 0.3, 1.0)]
+    assert kpds == sorted(kpds)
+
+
+def test_fpd_of_a_known_shift_is_its_squared_size():
+    # one feature moved by 1, covariances equal: FD = |delta mu|^2 = 1
+    a = np.random.default_rng(1).uniform(-1, 1, size=(5000, 3))
+    assert metrics.frechet_distance(a, a + [1.0, 0.0, 0.0]) == pytest.approx(1.0, rel=1e-6)
+
+
+def test_feature_distances_and_bad_tables():
+    a, b = gaussian_pair(0.5)
+    distances = metrics.feature_distances(a, b, list("abcde"))
+    assert distances["c"]["ks"] > 0.15 and distances["a"]["ks"] < 0.03
+    assert distances["c"]["w1"] == pytest.approx(0.5, abs=0.03)
+    with pytest.raises(ValueError, match="same d"):
+        metrics.statistics_score(a, b[:, :4])
+    with pytest.raises(ValueError, match="min_samples < max_samples"):
+        metrics.fpd(a[:100], b[:100], min_samples=2000)
+
+
+def test_gan_trains_generates_physical_events_and_picks_a_checkpoint(events, transform):
+    from hepwb.models import gan
+
+    model = gan.EventGAN(transform, kind="gan", hidden=(32, 32), seed=3)
+    history = model.fit(transform.transform(events.features[:4000]), epochs=4, checkpoint_every=2, progress=False)
+    assert len(history["generator_loss"]) == 4 and sorted(model.checkpoints) == [2, 4]
+    assert np.isfinite(history["generator_loss"]).all() and np.isfinite(history["mass_loss"]).all()
+    generated = model.generate(3000, seed=5)
+    assert generated.shape == (3000, 17) and np.isfinite(generated).all()
+    assert eventdata.passes_selection(generated).all()
+    np.testing.assert_array_equal(generated, model.generate(3000, seed=5))  # fixed seed, same events
+    table = gan.evaluate_checkpoints(model, events.features[4000:])
+    assert table["chosen"].sum() == 1 and np.isfinite(table[list(gan.CHECKPOINT_COLUMNS)].to_numpy()).all()
+
+
+def test_gan_refuses_bad_settings(transform):
+    from hepwb.models import gan
+
+    with pytest.raises(ValueError, match="kind must be one of"):
+        gan.EventGAN(transform, kind="vae")
+    model = gan.EventGAN(transform, hidden=(8,), n_conditions=2)
+    with pytest.raises(ValueError, match="has 2 condition inputs; give conditions"):
+        model.fit(np.zeros((10, 20), np.float32), epochs=1)
+    with pytest.raises(ValueError, match="needs conditions"):
+        model.generate(10)
+
+
+def test_histogram_pulls_are_standard_normal_for_one_distribution():
+    rng = np.random.default_rng(4)
+    pulls = metrics.histogram_pulls(rng.exponential(size=20000), rng.exponential(size=200000), np.linspace(0, 3, 31))
+    assert abs(np.mean(pulls)) < 0.5 and 0.6 < np.std(pulls) < 1.5
+    shifted = metrics.histogram_pulls(rng.exponential(size=20000), 1.2 * rng.exponential(size=200000),
+                                      np.linspace(0, 3, 31))
+    assert np.max(np.abs(shifted)) > 5
+
+
+def test_conditional_gan_generates_one_event_per_condition(events, transform):
+    from hepwb.models import gan
+
+    conditions = eventdata.transform_conditions(events.conditions)
+    assert conditions.shape == (6000, 3) and np.isfinite(conditions).all()
+    model = gan.EventGAN(transform, hidden=(16,), n_conditions=3, seed=2)
+    model.fit(transform.transform(events.features[:2000]), conditions[:2000], epochs=1, progress=False)
+    generated = model.generate(conditions=conditions[2000:2500])
+    assert generated.shape == (500, 17) and eventdata.passes_selection(generated).all()
