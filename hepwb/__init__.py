@@ -2,8 +2,10 @@
 
 Modules (each owns one concern): ``data`` (datasets, ROOT I/O), ``generate`` (parallel event
 generation), ``sim`` (Pythia 8 -> detector -> FastJet recipes), ``features`` (jet substructure),
-``fit`` (peak fits), ``plotting`` (mplhep house style), ``widgets`` (ipywidgets), ``batch``
-(papermill runner), ``environment`` (version checks).
+``jetdata`` / ``eventdata`` (network inputs for jets / for analysis-level events), ``models``
+(Keras builders), ``metrics`` (classifier and generator quality), ``fpga`` (hls4ml), ``fit`` (peak
+fits), ``plotting`` (mplhep house style), ``widgets`` (ipywidgets), ``batch`` (papermill runner),
+``environment`` (version checks, pinning to one core).
 """
 
 from hepwb.environment import check as _check_environment

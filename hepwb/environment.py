@@ -1,12 +1,16 @@
-"""Checks that the environment can run hepwb: Python 3.9-3.11 and Keras 2 (never Keras 3).
+"""Checks that the environment can run hepwb: Python 3.9-3.11 and Keras 2 (never Keras 3); and
+``one_cpu_core``, which pins the process to one core for per-core speed comparisons.
 
 ``make setup`` runs ``main()``; ``import hepwb`` runs the same check.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from importlib import metadata
+from pathlib import Path
 
 SUPPORTED_PYTHON = ((3, 9), (3, 11))
 
@@ -50,3 +54,34 @@ def main() -> None:
     except EnvironmentProblem as problem:
         sys.exit(f"hepwb environment check failed: {problem}")
     print(f"hepwb environment OK: Python {sys.version.split()[0]}, keras {metadata.version('keras')}")
+
+
+@contextlib.contextmanager
+def one_cpu_core():
+    """Run the block with every thread of this process pinned to one CPU core (Linux), for per-core
+    speed comparisons; affinities are restored afterwards. Elsewhere (macOS, Windows) the block runs
+    unpinned, and ``pinned`` in the yielded dict says which happened.
+    """
+    state = {"pinned": False}
+    tasks = Path("/proc/self/task")
+    if not hasattr(os, "sched_setaffinity") or not tasks.is_dir():
+        yield state
+        return
+    before = {}
+    core = min(os.sched_getaffinity(0))
+    for task in tasks.iterdir():  # one entry per thread: TensorFlow's pools included
+        try:
+            tid = int(task.name)
+            before[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, {core})
+        except (OSError, ValueError):
+            continue  # a thread that ended meanwhile
+    state["pinned"] = True
+    try:
+        yield state
+    finally:
+        for tid, cores in before.items():
+            try:
+                os.sched_setaffinity(tid, cores)
+            except OSError:
+                pass

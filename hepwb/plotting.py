@@ -297,3 +297,85 @@ def bit_scan_figure(bits, accuracy, mean_auc, float_accuracy: float, float_auc: 
         ax.set_ylabel(name)
         ax.legend(fontsize=10)
     return fig
+
+
+def comparison_grid(real: np.ndarray, generated: np.ndarray, names, *, units=None, ncols: int = 4, bins: int = 40,
+                    labels=("real", "generated")):
+    """Real vs generated histograms of every feature (columns of (n, d) tables), each with a ratio panel.
+
+    Shapes are compared (both normalised to unit area); the real sample's statistical uncertainty is
+    the grey band of the ratio panel. Ranges cover the real sample's 0.1-99.9 % quantiles.
+    """
+    names = list(names)
+    units = list(units) if units is not None else [""] * len(names)
+    nrows = -(-len(names) // ncols)
+    with matplotlib.style.context(_STYLE):
+        fig = Figure(figsize=(4.2 * ncols, 4.0 * nrows))
+        outer = fig.add_gridspec(nrows, ncols, hspace=0.45, wspace=0.35)
+        for j, name in enumerate(names):
+            cell = outer[j // ncols, j % ncols].subgridspec(2, 1, height_ratios=(3, 1), hspace=0.05)
+            main, sub = fig.add_subplot(cell[0]), fig.add_subplot(cell[1])
+            low, high = auto_range(real[:, j])
+            integer = np.all(np.mod(real[:, j], 1) == 0)
+            edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0) if integer and high - low < 60 else \
+                np.linspace(low, high, bins + 1)
+            counts = {}
+            for label_, values, style in ((labels[0], real[:, j], "k"), (labels[1], generated[:, j], "C1")):
+                n, _ = np.histogram(values, edges)
+                norm = max(n.sum(), 1) * np.diff(edges)
+                counts[label_] = (n / norm, np.sqrt(n) / norm)
+                main.stairs(n / norm, edges, color=style, lw=1.5, label=label_)
+            ref, ref_err = counts[labels[0]]
+            gen, _ = counts[labels[1]]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sub.stairs(np.where(ref > 0, gen / ref, np.nan), edges, color="C1", lw=1.5)
+                band = np.where(ref > 0, ref_err / ref, np.nan)
+            sub.stairs(1 + band, edges, baseline=1 - band, fill=True, color="grey", alpha=0.4)
+            sub.axhline(1, color="black", lw=0.8)
+            sub.set_ylim(0.5, 1.5)
+            main.set_xticklabels([])
+            main.tick_params(labelsize=9)
+            sub.tick_params(labelsize=9)
+            sub.set_xlabel(f"{name} [{units[j]}]" if units[j] else name, fontsize=11)
+            main.set_xlim(edges[0], edges[-1])
+            sub.set_xlim(edges[0], edges[-1])
+            if j % ncols == 0:
+                main.set_ylabel("density", fontsize=11)
+                sub.set_ylabel("gen / real", fontsize=9)
+            if j == 0:
+                main.legend(fontsize=9)
+    return fig
+
+
+def correlation_difference(real: np.ndarray, generated: np.ndarray, names):
+    """Pearson correlation matrices of the real sample and (generated - real), side by side."""
+    corr_real = np.corrcoef(real, rowvar=False)
+    corr_gen = np.corrcoef(generated, rowvar=False)
+    fig, axes = new_figure(ncols=2, figsize=(15, 6.5))
+    for ax, matrix, title, cmap, limit in ((axes[0], corr_real, "real: correlation", "RdBu_r", 1.0),
+                                           (axes[1], corr_gen - corr_real, "generated - real", "PiYG", 0.2)):
+        image = ax.imshow(np.nan_to_num(matrix), cmap=cmap, vmin=-limit, vmax=limit)
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_title(title, fontsize=12)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return fig
+
+
+def gan_losses(history: dict, checkpoints=(), chosen: int | None = None):
+    """Generator and discriminator losses and the m_ll term against epoch; checkpoints as ticks, the chosen one red."""
+    fig, (loss_ax, mass_ax) = new_figure(ncols=2, figsize=(12, 4.2))
+    epochs = history["epoch"]
+    loss_ax.plot(epochs, history["generator_loss"], label="generator")
+    loss_ax.plot(epochs, history["discriminator_loss"], label="discriminator / critic")
+    mass_ax.plot(epochs, history["mass_loss"], color="C2")
+    mass_ax.set_yscale("log")
+    for ax in (loss_ax, mass_ax):
+        for epoch in checkpoints:
+            ax.axvline(epoch, color="red" if epoch == chosen else "grey", lw=1.5 if epoch == chosen else 0.5,
+                       ls="-" if epoch == chosen else ":")
+        ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("loss")
+    loss_ax.legend(fontsize=10)
+    mass_ax.set_ylabel(r"MSE of sorted $m_{\mu\mu}$ [GeV$^2$]")
+    return fig

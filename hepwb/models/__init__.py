@@ -1,1 +1,2 @@
-"""Keras model builders and their training/saving helpers (taggers now; GAN and autoencoders later)."""
+"""Keras model builders and their training/saving helpers: jet taggers (``taggers``), their compressed
+trigger versions (``compressed``), and event generators for fast simulation (``gan``); autoencoders later."""

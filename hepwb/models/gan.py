@@ -1,0 +1,293 @@
+"""Event-level generative adversarial networks for fast simulation (Keras 2 networks, TensorFlow loop).
+
+Owns: the MLP generator and discriminator, training as a GAN (cross-entropy) or a WGAN-GP
+(Wasserstein critic with gradient penalty), the dimuon-mass regression term of the generator loss,
+optional conditioning on generator-level quantities, checkpoints, generation in batches, and the
+choice of the best checkpoint by physics metrics. Preprocessing is ``hepwb.eventdata``'s;
+the metrics are ``hepwb.metrics``'.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from hepwb.models.taggers import set_seed
+
+KINDS = ("gan", "wgan-gp")
+#: the columns of the checkpoint table and the rule that picks the best one (see ``choose_checkpoint``)
+CHECKPOINT_COLUMNS = ("ks_m_ll", "ks_met_phi", "ks_mu1_iso", "statistics_score", "fpd")
+
+
+def mlp(n_inputs: int, n_outputs: int, hidden=(128, 128, 128), *, name: str):
+    """Dense layers with leaky ReLUs and a linear output: the generator's and discriminator's body."""
+    from tensorflow import keras
+
+    inputs = keras.Input((n_inputs,))
+    x = inputs
+    for units in hidden:
+        x = keras.layers.Dense(units)(x)
+        x = keras.layers.LeakyReLU(0.2)(x)
+    return keras.Model(inputs, keras.layers.Dense(n_outputs)(x), name=name)
+
+
+class EventGAN:
+    """A generator of analysis-level events, trained adversarially.
+
+    Parameters
+    ----------
+    transform : a fitted ``hepwb.eventdata.EventTransform``; the networks work in its table space.
+    kind : "gan" (non-saturating cross-entropy) or "wgan-gp" (critic with gradient penalty, 5 critic
+        steps per generator step).
+    mass_weight : c in generator loss + c * MSE(m_ll) [GeV^2]; the MSE is between the sorted m_ll of the
+        generated and real events of a batch, i.e. the squared 2-Wasserstein distance of the two
+        batches' m_ll distributions (unpaired samples have no event-by-event target). 0 switches it off.
+    n_conditions : number of conditioning inputs (0: unconditional).
+    ema_decay : the checkpoints and ``generate`` use an exponential moving average of the generator's
+        weights with this decay per step (Yazici et al. 2019: it damps the oscillations of adversarial
+        training); None uses the raw weights.
+    final_learning_rate : the learning rates fall along a cosine from ``learning_rate`` to this fraction
+        of it over the ``epochs`` of ``fit``.
+    """
+
+    def __init__(self, transform, *, kind: str = "gan", latent_dim: int = 32, hidden=(128, 128, 128),
+                 mass_weight: float = 0.01, n_conditions: int = 0, learning_rate: float | None = None,
+                 gradient_penalty: float = 10.0, critic_steps: int = 5, ema_decay: float | None = 0.999,
+                 final_learning_rate: float = 0.1, seed: int = 1):
+        from tensorflow import keras
+
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        if mass_weight < 0:
+            raise ValueError(f"mass_weight must be >= 0, got {mass_weight}")
+        set_seed(seed)
+        self.transform, self.kind, self.latent_dim, self.n_conditions = transform, kind, latent_dim, n_conditions
+        self.mass_weight, self.gradient_penalty, self.critic_steps = mass_weight, gradient_penalty, critic_steps
+        self.seed, self.ema_decay, self.final_learning_rate = seed, ema_decay, final_learning_rate
+        n_features = transform.n_outputs
+        self.trained_generator = mlp(latent_dim + n_conditions, n_features, hidden, name="generator")
+        # what generates: the moving average of the trained weights (or the trained network itself)
+        self.generator = self.trained_generator
+        if ema_decay is not None:
+            self.generator = mlp(latent_dim + n_conditions, n_features, hidden, name="generator_ema")
+            self.generator.set_weights(self.trained_generator.get_weights())
+        self.discriminator = mlp(n_features + n_conditions, 1, hidden, name="discriminator")
+        if learning_rate is None:
+            learning_rate = 1e-4 if kind == "wgan-gp" else 2e-4
+        self.learning_rate = learning_rate
+        beta_2 = 0.9 if kind == "wgan-gp" else 0.999
+        self.g_optimizer = keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=beta_2)
+        self.d_optimizer = keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=beta_2)
+        self.checkpoints: dict[int, list[np.ndarray]] = {}
+        self.history: dict[str, list[float]] = {"epoch": [], "generator_loss": [], "discriminator_loss": [],
+                                                "mass_loss": []}
+
+    # ---- training --------------------------------------------------------------------------
+
+    def _steps(self):
+        import tensorflow as tf
+
+        gen, disc, transform = self.trained_generator, self.discriminator, self.transform
+        average, decay = self.generator, self.ema_decay
+        bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+        wasserstein = self.kind == "wgan-gp"
+
+        def with_conditions(x, c):
+            return x if self.n_conditions == 0 else tf.concat([x, c], axis=1)
+
+        def mass_loss(fake, real):
+            if self.mass_weight == 0:
+                return tf.constant(0.0)
+            m_fake = tf.sort(transform.dimuon_mass_tf(fake))
+            m_real = tf.sort(transform.dimuon_mass_tf(real))
+            return tf.reduce_mean((m_fake - m_real) ** 2)
+
+        @tf.function
+        def discriminator_step(real, cond):
+            z = tf.random.normal((tf.shape(real)[0], self.latent_dim))
+            fake = gen(with_conditions(z, cond), training=True)
+            with tf.GradientTape() as tape:
+                d_real = disc(with_conditions(real, cond), training=True)
+                d_fake = disc(with_conditions(fake, cond), training=True)
+                if wasserstein:
+                    eps = tf.random.uniform((tf.shape(real)[0], 1))
+                    mixed = eps * real + (1 - eps) * fake
+                    with tf.GradientTape() as inner:
+                        inner.watch(mixed)
+                        d_mixed = disc(with_conditions(mixed, cond), training=True)
+                    slopes = tf.norm(inner.gradient(d_mixed, mixed) + 1e-12, axis=1)
+                    loss = (tf.reduce_mean(d_fake) - tf.reduce_mean(d_real)
+                            + self.gradient_penalty * tf.reduce_mean((slopes - 1.0) ** 2))
+                else:
+                    loss = bce(tf.ones_like(d_real), d_real) + bce(tf.zeros_like(d_fake), d_fake)
+            self.d_optimizer.apply_gradients(zip(tape.gradient(loss, disc.trainable_variables),
+                                                 disc.trainable_variables))
+            return loss
+
+        @tf.function
+        def generator_step(real, cond):
+            z = tf.random.normal((tf.shape(real)[0], self.latent_dim))
+            with tf.GradientTape() as tape:
+                fake = gen(with_conditions(z, cond), training=True)
+                d_fake = disc(with_conditions(fake, cond), training=True)
+                adversarial = -tf.reduce_mean(d_fake) if wasserstein else bce(tf.ones_like(d_fake), d_fake)
+                mass = mass_loss(fake, real)
+                loss = adversarial + self.mass_weight * mass
+            self.g_optimizer.apply_gradients(zip(tape.gradient(loss, gen.trainable_variables),
+                                                 gen.trainable_variables))
+            if decay is not None:
+                for slow, fast in zip(average.trainable_variables, gen.trainable_variables):
+                    slow.assign(decay * slow + (1.0 - decay) * fast)
+            return loss, mass
+
+        return discriminator_step, generator_step
+
+    def fit(self, table: np.ndarray, conditions: np.ndarray | None = None, *, epochs: int = 100,
+            batch_size: int = 256, checkpoint_every: int = 10, progress: bool = True) -> dict:
+        """Train on a network table (n, 20) from the transform (and conditions (n, k) if conditional).
+
+        Keeps the generator's weights every ``checkpoint_every`` epochs and at the end in
+        ``self.checkpoints``. Returns the per-epoch history, with ``seconds``.
+        """
+        import tensorflow as tf
+        from tqdm.auto import tqdm
+
+        table = np.asarray(table, dtype=np.float32)
+        if table.ndim != 2 or table.shape[1] != self.transform.n_outputs:
+            raise ValueError(f"expected a table (n, {self.transform.n_outputs}) from EventTransform.transform, "
+                             f"got {table.shape}")
+        if (conditions is None) != (self.n_conditions == 0):
+            raise ValueError(f"this model has {self.n_conditions} condition inputs; "
+                             f"{'give' if self.n_conditions else 'do not give'} conditions")
+        if conditions is None:
+            conditions = np.zeros((len(table), 0), dtype=np.float32)
+        if epochs < 1 or batch_size < 2 or checkpoint_every < 1:
+            raise ValueError(f"epochs, checkpoint_every must be >= 1 and batch_size >= 2, got {epochs}, "
+                             f"{checkpoint_every}, {batch_size}")
+        set_seed(self.seed)
+        dataset = (tf.data.Dataset.from_tensor_slices((table, np.asarray(conditions, dtype=np.float32)))
+                   .shuffle(len(table), seed=self.seed, reshuffle_each_iteration=True)
+                   .batch(batch_size, drop_remainder=True))
+        discriminator_step, generator_step = self._steps()
+        critic_steps = self.critic_steps if self.kind == "wgan-gp" else 1
+        started = time.perf_counter()
+        first = len(self.history["epoch"]) + 1
+        for epoch in tqdm(range(first, first + epochs), desc=f"training {self.kind}", unit="epoch",
+                          disable=not progress):
+            progress_fraction = (epoch - first) / max(epochs - 1, 1)
+            rate = self.learning_rate * (self.final_learning_rate + (1 - self.final_learning_rate)
+                                         * 0.5 * (1 + np.cos(np.pi * progress_fraction)))
+            self.g_optimizer.learning_rate.assign(rate)
+            self.d_optimizer.learning_rate.assign(rate)
+            d_losses, g_losses, m_losses = [], [], []
+            for step, (real, cond) in enumerate(dataset):
+                d_losses.append(float(discriminator_step(real, cond)))
+                if step % critic_steps == 0:
+                    g_loss, m_loss = generator_step(real, cond)
+                    g_losses.append(float(g_loss))
+                    m_losses.append(float(m_loss))
+            for key, values in (("generator_loss", g_losses), ("discriminator_loss", d_losses),
+                                ("mass_loss", m_losses)):
+                self.history[key].append(float(np.mean(values)))
+            self.history["epoch"].append(epoch)
+            if epoch % checkpoint_every == 0 or epoch == first + epochs - 1:
+                self.checkpoints[epoch] = [w.copy() for w in self.generator.get_weights()]
+        return {**self.history, "seconds": time.perf_counter() - started}
+
+    # ---- generation ------------------------------------------------------------------------
+
+    def use_checkpoint(self, epoch: int) -> None:
+        """Load the generator weights saved at ``epoch``."""
+        if epoch not in self.checkpoints:
+            raise KeyError(f"no checkpoint at epoch {epoch}; checkpoints: {sorted(self.checkpoints)}")
+        self.generator.set_weights(self.checkpoints[epoch])
+
+    def generate_table(self, n: int | None = None, conditions: np.ndarray | None = None, *,
+                       batch_size: int = 10000, seed: int = 2) -> np.ndarray:
+        """Network-table rows (n, 20) from the generator, in batches of ``batch_size``."""
+        if self.n_conditions:
+            if conditions is None:
+                raise ValueError("a conditional model needs conditions (n, k) to generate")
+            n = len(conditions)
+        elif n is None or n < 1:
+            raise ValueError(f"give the number of events to generate, got {n!r}")
+        rng = np.random.default_rng(seed)
+        out = []
+        for start in range(0, n, batch_size):
+            size = min(batch_size, n - start)
+            z = rng.normal(size=(size, self.latent_dim)).astype(np.float32)
+            if self.n_conditions:
+                z = np.concatenate([z, np.asarray(conditions[start:start + size], dtype=np.float32)], axis=1)
+            out.append(self.generator(z, training=False).numpy())
+        return np.concatenate(out)
+
+    def generate(self, n: int | None = None, conditions: np.ndarray | None = None, *, batch_size: int = 10000,
+                 seed: int = 2, max_rounds: int = 20) -> np.ndarray:
+        """Selected events in physical units (n, 17): ``generate_table`` mapped back by the transform.
+
+        The generator's outputs are clipped to the range of each network column in the training sample
+        (a generator has learnt nothing beyond it, and a rare far outlier, e.g. a pT ratio near 0, would
+        make a muon of several TeV). Events that fail the dataset's selection (muon pTs, derived from
+        the generated m_ll, below 20 / 10 GeV) are generated again with fresh noise, as the full
+        simulation keeps only selected events.
+        """
+        from hepwb.eventdata import passes_selection
+
+        def to_events(table):
+            return self.transform.inverse(self.transform.clip_to_training_range(table))
+
+        features = to_events(self.generate_table(n, conditions, batch_size=batch_size, seed=seed))
+        for extra_round in range(1, max_rounds + 1):
+            failed = ~passes_selection(features)
+            if not failed.any():
+                break
+            again = self.generate_table(int(failed.sum()), None if conditions is None else conditions[failed],
+                                        batch_size=batch_size, seed=seed + 1000 * extra_round)
+            features[failed] = to_events(again)
+        return features
+
+    def events_per_second(self, n: int = 100000, *, batch_size: int = 10000, conditions=None) -> float:
+        """Generation rate including the inverse preprocessing (events/s), measured now."""
+        self.generate(min(n, batch_size), conditions, batch_size=batch_size)  # warm-up: graph tracing
+        started = time.perf_counter()
+        self.generate(n, None if conditions is None else conditions[:n], batch_size=batch_size)
+        return n / (time.perf_counter() - started)
+
+
+def evaluate_checkpoints(gan: EventGAN, real_features: np.ndarray, conditions=None, *, seed: int = 3):
+    """Judge every checkpoint against a real sample (n, 17); returns a pandas table indexed by epoch.
+
+    Columns: ``CHECKPOINT_COLUMNS`` (FPD with its error in ``fpd_error``), their ranks and the mean rank.
+    The generator is left at the checkpoint with the smallest mean rank (``choose_checkpoint``).
+    """
+    import pandas as pd
+
+    from hepwb import eventdata, metrics
+
+    rows = {}
+    for epoch in sorted(gan.checkpoints):
+        gan.use_checkpoint(epoch)
+        generated = gan.generate(len(real_features), conditions, seed=seed)
+        distances = metrics.feature_distances(real_features, generated, eventdata.FEATURE_NAMES)
+        ks_mass = metrics.feature_distances(eventdata.dimuon_mass(real_features)[:, None],
+                                            eventdata.dimuon_mass(generated)[:, None], ["m_ll"])["m_ll"]["ks"]
+        fpd_value, fpd_error = metrics.fpd(real_features, generated)
+        rows[epoch] = {"ks_m_ll": ks_mass, "ks_met_phi": distances["met_phi"]["ks"],
+                       "ks_mu1_iso": distances["mu1_iso"]["ks"],
+                       "statistics_score": metrics.statistics_score(real_features, generated),
+                       "fpd": fpd_value, "fpd_error": fpd_error}
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("epoch")
+    best = choose_checkpoint(table)
+    gan.use_checkpoint(best)
+    return table
+
+
+def choose_checkpoint(table) -> int:
+    """The rule: rank the checkpoints on each of ``CHECKPOINT_COLUMNS`` (1 = smallest), take the smallest
+    mean rank; ties go to the smaller FPD. Adds the columns ``mean_rank`` and ``chosen`` to ``table``."""
+    ranks = table[list(CHECKPOINT_COLUMNS)].rank(method="min")
+    table["mean_rank"] = ranks.mean(axis=1)
+    best = table.sort_values(["mean_rank", "fpd"]).index[0]
+    table["chosen"] = table.index == best
+    return int(best)
