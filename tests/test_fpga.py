@@ -71,6 +71,23 @@ def test_bops_of_a_tiny_model_are_exact():
     assert counted["layers"][0]["accumulator_bits"] == 15
 
 
+def test_firmware_bops_of_the_pruned_6bit_tagger_with_8bit_inputs_is_20x_below_16bit():
+    from hepwb.models import compressed
+
+    model = compressed.quantized_tagger(bits=6, input_bits=8)
+    for layer in model.layers:  # prune exactly 75 % of each kernel by hand
+        if layer.__class__.__name__ == "QDense":
+            kernel, bias = layer.get_weights()
+            kernel.ravel()[: kernel.size * 3 // 4] = 0.0
+            layer.set_weights([kernel, bias])
+    counted = {row["layer"]: row for row in fpga.firmware_bops(model)["layers"]}
+    # fc1: 256 non-zero weights x (8-bit input x 6-bit weight + accumulator 8 + 6 + log2(16) + 1 = 19 bits)
+    assert counted["fc1"]["bops"] == 256 * (8 * 6 + 19)
+    assert counted["fc2"]["bops"] == 512 * (6 * 6 + 6 + 6 + 6 + 1)  # ReLU outputs are 6-bit, n_in = 64
+    reference = fpga.firmware_bops(taggers.dense_tagger(), 16)["bops"]
+    assert reference / fpga.firmware_bops(model)["bops"] > 20
+
+
 def test_firmware_bops_needs_the_bit_width_of_a_float_model():
     with pytest.raises(ValueError, match="float Keras model: give bits"):
         fpga.firmware_bops(taggers.dense_tagger())
@@ -103,6 +120,8 @@ def test_bad_bit_width_and_sparsity_are_refused():
 
     with pytest.raises(ValueError, match="bits must be an integer from 2 to 32"):
         compressed.quantized_tagger(bits=1)
+    with pytest.raises(ValueError, match="input_bits must be None or an integer from 5 to 32"):
+        compressed.quantized_tagger(bits=6, input_bits=4)
     with pytest.raises(ValueError, match=r"sparsity must be in \[0, 1\)"):
         compressed.prunable(taggers.dense_tagger(), sparsity=1.0)
 

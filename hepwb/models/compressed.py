@@ -13,9 +13,13 @@ import numpy as np
 from hepwb.models.taggers import _compiled, set_seed, train
 
 
-def quantized_tagger(bits: int = 6, n_features: int = 16, n_classes: int = 5, *, l1: float = 1e-4, seed: int = 1):
+def quantized_tagger(bits: int = 6, n_features: int = 16, n_classes: int = 5, *, input_bits: int | None = None,
+                     l1: float = 1e-4, seed: int = 1):
     """The hls4ml tagger with ``bits``-bit weights, biases (quantized_bits(bits, 0, alpha=1)) and ReLUs.
 
+    ``input_bits``: if given, the standardised inputs are first rounded to that many bits with 3
+    integer bits and a sign (quantized_bits(input_bits, 3), range [-8, 8)), as trigger inputs arrive
+    with few bits; None keeps the inputs at the converter's default (ap_fixed<16,6>).
     The final softmax stays in floating point, as hls4ml implements it with lookup tables.
     """
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
@@ -23,11 +27,16 @@ def quantized_tagger(bits: int = 6, n_features: int = 16, n_classes: int = 5, *,
 
     if not isinstance(bits, int) or not 2 <= bits <= 32:
         raise ValueError(f"bits must be an integer from 2 to 32, got {bits!r}")
+    if input_bits is not None and (not isinstance(input_bits, int) or not 5 <= input_bits <= 32):
+        raise ValueError(f"input_bits must be None or an integer from 5 to 32 (sign + 3 integer bits + fraction), "
+                         f"got {input_bits!r}")
     set_seed(seed)
     regulariser = keras.regularizers.l1(l1)
     quantizer = quantized_bits(bits, 0, alpha=1)
     inputs = keras.Input((n_features,), name="features")
     x = inputs
+    if input_bits is not None:
+        x = QActivation(quantized_bits(input_bits, 3, alpha=1), name="input_quantizer")(x)
     for i, units in enumerate((64, 32, 32), start=1):
         x = QDense(units, kernel_quantizer=quantizer, bias_quantizer=quantizer, kernel_initializer="lecun_uniform",
                    kernel_regularizer=regulariser, name=f"fc{i}")(x)
