@@ -28,6 +28,7 @@ lab: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/generation.py
+	$(BIN)/python benchmarks/fastsim.py
 
 lint: setup
 	$(BIN)/ruff check hepwb tests benchmarks

@@ -66,3 +66,18 @@ def test_trigger_fpga_smoke_run_converts_and_agrees(smoke_run):
     assert metrics["quantized_hls4ml_same_class"] >= 0.95 and metrics["float_hls4ml_same_class"] >= 0.95
     assert metrics["bops_reduction"] > 1
     assert (folder / "hls4ml_quantized_tagger.tar.gz").exists()
+
+
+def test_gan_fastsim_smoke_run_is_finite_and_much_faster_than_pythia(smoke_run):
+    result, folder = smoke_run("02_gan_fastsim")
+    metrics = result["metrics"]
+    assert 0 <= metrics["ks_m_ll"] <= 1 and metrics["fpd"] >= 0 and metrics["real_fpd"] >= 0
+    # both rates are measured in the run on one core; the target is 1000x (full preset: see README)
+    assert metrics["speed_up"] > 1000
+
+
+def test_gan_fastsim_refuses_an_unknown_model_before_reading_data(tmp_path):
+    result = batch.run_notebook(batch.NOTEBOOK_DIR / "02_gan_fastsim.ipynb", preset="smoke", out_dir=tmp_path,
+                                parameters={"model": "vae"})
+    assert result["status"] == "failed"
+    assert "model must be one of ('gan', 'wgan-gp'), got 'vae'" in result["error"]
