@@ -210,3 +210,24 @@ def test_dimuon_mass_peak_near_the_z_mass():
     z = fit.fit_peak(h, model="voigt", window=(70, 112), mass_guess=91.0)
     assert abs(z.mass - 91.19) < 0.5
     assert 1.5 < z.width < 3.5
+
+
+def test_pileup_interactions_are_rotated_so_a_finite_library_leaves_no_bias():
+    from hepwb.sim.pythia import PileupPool
+
+    pool = PileupPool(mu=0.0, seed=1)  # no library generated; a synthetic one below
+    pool.mu, pool.library_size = 20.0, 3
+    pool.library = ak.zip({"px": [[1.0, 2.0], [1.0], [3.0]], "py": [[0.0, 0.0], [0.0], [0.0]],
+                           "pz": [[1.0, 1.0], [1.0], [1.0]], "e": [[2.0, 3.0], [2.0], [4.0]],
+                           "id": [[211, 22], [22], [130]], "vertex": [[0, 0], [0], [0]]})
+    hard = ak.zip({"px": [[5.0]] * 2000, "py": [[0.0]] * 2000, "pz": [[1.0]] * 2000, "e": [[6.0]] * 2000,
+                   "id": [[13]] * 2000, "vertex": [[0]] * 2000})
+    events = pool.overlay(hard, np.random.default_rng(7))
+    pileup = events[events.vertex > 0]
+    pt = np.hypot(ak.flatten(pileup.px), ak.flatten(pileup.py))
+    assert set(np.round(np.unique(pt), 9)) <= {1.0, 2.0, 3.0}  # rotations keep each particle's pT
+    assert ak.all(events.px[:, 0] == 5.0)  # the hard interaction is not rotated
+    # every library event points along +x; rotated, the summed pileup momentum averages to 0
+    sum_px = ak.to_numpy(ak.sum(pileup.px, axis=1))
+    assert abs(sum_px.mean()) < 5 * sum_px.std() / np.sqrt(len(sum_px))
+    assert abs(sum_px.mean()) < 1.0  # unrotated: 20 interactions x 7/3 GeV on average = 47 GeV

@@ -136,8 +136,11 @@ class PileupPool:
     """Pileup overlay: each hard event gets Poisson(``mu``) minimum-bias events from a library.
 
     The library (``minimum_bias_library``) depends only on the dataset seed, so results do not
-    depend on how chunks are spread over workers. Each overlaid interaction keeps its own vertex
-    number (1, 2, ...) so the detector can remove its charged particles.
+    depend on how chunks are spread over workers. Each overlaid interaction is rotated by a random
+    azimuth: a finite library's summed transverse momentum is not exactly zero, and without the
+    rotation every pileup interaction added the same small bias to the missing ET (about 0.17 GeV
+    per vertex along x in hepwb 0.1's ``zmumu``). Each keeps its own vertex number (1, 2, ...) so the
+    detector can remove its charged particles.
     """
 
     def __init__(self, mu: float, seed: int, library_size: int = 1000):
@@ -152,6 +155,10 @@ class PileupPool:
         n_pileup = rng.poisson(self.mu, len(hard))
         picks = rng.integers(0, self.library_size, n_pileup.sum())
         chosen = self.library[picks]
+        angle = rng.uniform(-np.pi, np.pi, len(picks))
+        cos, sin = np.cos(angle), np.sin(angle)
+        chosen = ak.with_field(ak.with_field(chosen, chosen.px * cos - chosen.py * sin, "px"),
+                               chosen.px * sin + chosen.py * cos, "py")
         vertex_number = np.arange(n_pileup.sum()) - np.repeat(np.cumsum(n_pileup) - n_pileup, n_pileup) + 1
         chosen = ak.with_field(chosen, ak.values_astype(chosen.id * 0 + vertex_number, np.int16), "vertex")
         pileup = ak.flatten(ak.unflatten(chosen, n_pileup), axis=2)
