@@ -19,14 +19,15 @@ from hepwb import data
 
 N_JETS_STORED = 5
 MUON_MASS = 0.1056584  # GeV
-#: the event features, in column order: name -> (unit, how the preprocessing treats it)
+#: the event features, in column order: name -> (unit, what it is); ``EventTransform`` maps them to network columns
 FEATURES = {
-    "mu1_pt": ("GeV", "above 20"), "mu1_eta": ("", "bounded 2.4"), "mu1_phi": ("rad", "angle"),
-    "mu1_iso": ("", "non-negative"),
-    "mu2_pt": ("GeV", "above 10"), "mu2_eta": ("", "bounded 2.4"), "mu2_phi": ("rad", "angle"),
-    "mu2_iso": ("", "non-negative"),
-    **{f"jet{i}_pt": ("GeV", "jet above 30") for i in range(1, N_JETS_STORED + 1)},
-    "n_jets": ("", "count"), "met": ("GeV", "above 0"), "met_phi": ("rad", "angle"), "n_vertices": ("", "count"),
+    "mu1_pt": ("GeV", "leading muon pT (> 20 GeV)"), "mu1_eta": ("", "leading muon pseudorapidity (|eta| < 2.4)"),
+    "mu1_phi": ("rad", "leading muon azimuth"), "mu1_iso": ("", "leading muon isolation (sum pT in dR < 0.4 / pT)"),
+    "mu2_pt": ("GeV", "subleading muon pT (> 10 GeV)"), "mu2_eta": ("", "subleading muon pseudorapidity"),
+    "mu2_phi": ("rad", "subleading muon azimuth"), "mu2_iso": ("", "subleading muon isolation"),
+    **{f"jet{i}_pt": ("GeV", f"pT of jet {i} (> 30 GeV), 0 if there is none") for i in range(1, N_JETS_STORED + 1)},
+    "n_jets": ("", "number of jets"), "met": ("GeV", "missing transverse energy"),
+    "met_phi": ("rad", "azimuth of the missing transverse momentum"), "n_vertices": ("", "reconstructed vertices"),
 }
 FEATURE_NAMES = tuple(FEATURES)
 #: generator-level quantities a conditional model can be given (the true Z/gamma*)
@@ -75,14 +76,14 @@ def split(sample: EventSample, fractions=(0.6, 0.2, 0.2), *, seed: int = 1):
 
 
 def dimuon_mass(features: np.ndarray) -> np.ndarray:
-    """m_ll [GeV] of the two muons in a feature table (n, 17), with the muon mass."""
-    p4 = []
-    for prefix in ("mu1", "mu2"):
-        pt, eta, phi = (features[:, FEATURE_NAMES.index(f"{prefix}_{q}")] for q in ("pt", "eta", "phi"))
-        pz = pt * np.sinh(eta)
-        p4.append((pt * np.cos(phi), pt * np.sin(phi), pz, np.sqrt(pt**2 + pz**2 + MUON_MASS**2)))
-    px, py, pz, e = (p4[0][k] + p4[1][k] for k in range(4))
-    return np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0.0))
+    """m_ll [GeV] of the two muons in a feature table (n, 17), with the muon mass (``vector``)."""
+    import vector
+
+    mu1, mu2 = (vector.array({"pt": features[:, FEATURE_NAMES.index(f"{m}_pt")],
+                              "eta": features[:, FEATURE_NAMES.index(f"{m}_eta")],
+                              "phi": features[:, FEATURE_NAMES.index(f"{m}_phi")],
+                              "mass": np.full(len(features), MUON_MASS)}) for m in ("mu1", "mu2"))
+    return np.asarray((mu1 + mu2).mass)
 
 
 def _logit(x, margin):
@@ -142,6 +143,7 @@ class EventTransform:
     ISOLATION_OFFSET = 0.01
     ETA_BOUND = 2.4 * 1.001
     LOGIT_MARGIN = 1e-6
+    n_outputs = len(COLUMNS)
 
     def __init__(self, seed: int = 1):
         self.seed = seed
@@ -149,8 +151,6 @@ class EventTransform:
         self.scale: np.ndarray | None = None
         self.low: np.ndarray | None = None
         self.high: np.ndarray | None = None
-
-    n_outputs = len(COLUMNS)
 
     @staticmethod
     def output_index(name: str) -> int:

@@ -160,13 +160,14 @@ def firmware_bops(model, bits: int | None = None, *, input_bits: int = 16, input
     """
     from qkeras import quantized_bits
     from qkeras.qtools import run_qtools
+    from tensorflow import keras
 
     is_qkeras = any(layer.__class__.__name__ == "QDense" for layer in model.layers)
     if not is_qkeras and bits is None:
         raise ValueError(f"{model.name} is a float Keras model: give bits, the fixed-point width hls4ml will use")
     # qtools walks the layer graph: count on a fresh copy, since tfmot's strip_pruning leaves the layers
     # attached to two graphs; the weights (and so the sparsity) are read from ``model`` itself
-    counted = _clone(model) if is_qkeras else _fixed_point_twin(model, bits)
+    counted = keras.models.clone_model(model) if is_qkeras else _fixed_point_twin(model, bits)
     source = quantized_bits(input_bits, input_integer_bits - 1, alpha=1)  # QKeras' integer bits exclude the sign
     qtools = run_qtools.QTools(counted, process="horowitz", source_quantizers=[source], is_inference=True,
                                weights_path=None, keras_quantizer="fp32", keras_accumulator="fp32",
@@ -186,13 +187,6 @@ def firmware_bops(model, bits: int | None = None, *, input_bits: int = 16, input
                      "accumulator_bits": b_acc, "bops": layer_bops})
         total += layer_bops
     return {"bops": total, "layers": rows}
-
-
-def _clone(model):
-    """A fresh copy of a (Q)Keras model's layer graph, without weights."""
-    from tensorflow import keras
-
-    return keras.models.clone_model(model)
 
 
 def _fixed_point_twin(model, bits: int):

@@ -114,8 +114,9 @@ def plot_hists(hists: dict[str, hist.Hist], *, ax=None, density: bool = False, l
 
 
 def compare(hists: dict[str, hist.Hist], reference: str, *, xlabel: str | None = None, log: bool = False,
-            density: bool = False, data: bool = False):
-    """Overlay with a ratio panel (each sample / ``reference``); returns (figure, (main, ratio) axes)."""
+            density: bool = False, data: bool = False, ratio_range: tuple[float, float] = (0.5, 1.5)):
+    """Overlay with a ratio panel (each sample / ``reference``, y range ``ratio_range``); returns
+    (figure, (main, ratio) axes)."""
     if reference not in hists:
         raise KeyError(f"reference {reference!r} is not among the histograms {list(hists)}")
     fig, (main, sub) = new_figure(ratio=True, figsize=(7.5, 7.5))
@@ -135,7 +136,7 @@ def compare(hists: dict[str, hist.Hist], reference: str, *, xlabel: str | None =
         else:
             sub.errorbar(centres, ratio, yerr=ratio_err, fmt="o", ms=3, color=f"C{index}", label=name)
     sub.axhline(1.0, color="black", lw=1)
-    sub.set_ylim(0.5, 1.5)
+    sub.set_ylim(*ratio_range)
     sub.set_ylabel(f"/ {reference}" if len(reference) < 12 else "ratio")
     sub.set_xlabel(xlabel or ref.axes[0].label)
     return fig, (main, sub)

@@ -166,3 +166,11 @@ def test_conditional_gan_generates_one_event_per_condition(events, transform):
     model.fit(transform.transform(events.features[:2000]), conditions[:2000], epochs=1, progress=False)
     generated = model.generate(conditions=conditions[2000:2500])
     assert generated.shape == (500, 17) and eventdata.passes_selection(generated).all()
+
+
+def test_scores_of_a_sample_against_itself_are_zero(events):
+    from hepwb.models import gan
+
+    scores, distances = gan.score_events(events.features, events.features, kernel_distance=True)
+    assert scores["ks_m_ll"] == scores["ks_max"] == scores["statistics_score"] == 0.0
+    assert scores["fpd"] <= scores["fpd_error"] and set(distances) == set(FEATURE_NAMES)

@@ -228,9 +228,9 @@ class EventGAN:
 
         The generator's outputs are clipped to the range of each network column in the training sample
         (a generator has learnt nothing beyond it, and a rare far outlier, e.g. a pT ratio near 0, would
-        make a muon of several TeV). Events that fail the dataset's selection (muon pTs, derived from
-        the generated m_ll, below 20 / 10 GeV) are generated again with fresh noise, as the full
-        simulation keeps only selected events.
+        make a muon of several TeV). Events that fail the dataset's selection
+        (``eventdata.passes_selection``: the muons are derived from the generated m_ll and can miss
+        it) are generated again with fresh noise, as the full simulation keeps only selected events.
         """
         from hepwb.eventdata import passes_selection
 
@@ -255,31 +255,45 @@ class EventGAN:
         return n / (time.perf_counter() - started)
 
 
+def score_events(real_features: np.ndarray, generated: np.ndarray, *, kernel_distance: bool = False):
+    """How close events (n, 17) are to real ones; returns (scores, per-feature KS and W1 distances).
+
+    scores: KS and W1 [GeV] of m_ll, mean and largest KS over the features, the statistics score, FPD
+    and its error, and with ``kernel_distance`` KPD and its error (slower).
+    """
+    from hepwb import eventdata, metrics
+
+    distances = metrics.feature_distances(real_features, generated, eventdata.FEATURE_NAMES)
+    mass = metrics.feature_distances(eventdata.dimuon_mass(real_features)[:, None],
+                                     eventdata.dimuon_mass(generated)[:, None], ["m_ll"])["m_ll"]
+    fpd_value, fpd_error = metrics.fpd(real_features, generated)
+    scores = {"ks_m_ll": mass["ks"], "w1_m_ll_gev": mass["w1"],
+              "ks_mean": float(np.mean([d["ks"] for d in distances.values()])),
+              "ks_max": max(d["ks"] for d in distances.values()),
+              "statistics_score": metrics.statistics_score(real_features, generated),
+              "fpd": fpd_value, "fpd_error": fpd_error}
+    if kernel_distance:
+        scores["kpd"], scores["kpd_error"] = metrics.kpd(real_features, generated)
+    return scores, distances
+
+
 def evaluate_checkpoints(gan: EventGAN, real_features: np.ndarray, conditions=None, *, seed: int = 3):
     """Judge every checkpoint against a real sample (n, 17); returns a pandas table indexed by epoch.
 
-    Columns: ``CHECKPOINT_COLUMNS`` (FPD with its error in ``fpd_error``), their ranks and the mean rank.
-    The generator is left at the checkpoint with the smallest mean rank (``choose_checkpoint``).
+    Columns: ``CHECKPOINT_COLUMNS``, ``fpd_error``, and from ``choose_checkpoint`` the mean rank and
+    which one is chosen. The generator is left at the chosen checkpoint.
     """
     import pandas as pd
-
-    from hepwb import eventdata, metrics
 
     rows = {}
     for epoch in sorted(gan.checkpoints):
         gan.use_checkpoint(epoch)
-        generated = gan.generate(len(real_features), conditions, seed=seed)
-        distances = metrics.feature_distances(real_features, generated, eventdata.FEATURE_NAMES)
-        ks_mass = metrics.feature_distances(eventdata.dimuon_mass(real_features)[:, None],
-                                            eventdata.dimuon_mass(generated)[:, None], ["m_ll"])["m_ll"]["ks"]
-        fpd_value, fpd_error = metrics.fpd(real_features, generated)
-        rows[epoch] = {"ks_m_ll": ks_mass, "ks_met_phi": distances["met_phi"]["ks"],
-                       "ks_mu1_iso": distances["mu1_iso"]["ks"],
-                       "statistics_score": metrics.statistics_score(real_features, generated),
-                       "fpd": fpd_value, "fpd_error": fpd_error}
+        scores, distances = score_events(real_features, gan.generate(len(real_features), conditions, seed=seed))
+        rows[epoch] = {"ks_m_ll": scores["ks_m_ll"], "ks_met_phi": distances["met_phi"]["ks"],
+                       "ks_mu1_iso": distances["mu1_iso"]["ks"], "statistics_score": scores["statistics_score"],
+                       "fpd": scores["fpd"], "fpd_error": scores["fpd_error"]}
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("epoch")
-    best = choose_checkpoint(table)
-    gan.use_checkpoint(best)
+    gan.use_checkpoint(choose_checkpoint(table))
     return table
 
 

@@ -139,7 +139,7 @@ class PileupPool:
     depend on how chunks are spread over workers. Each overlaid interaction is rotated by a random
     azimuth: a finite library's summed transverse momentum is not exactly zero, and without the
     rotation every pileup interaction added the same small bias to the missing ET (about 0.17 GeV
-    per vertex along x in hepwb 0.1's ``zmumu``). Each keeps its own vertex number (1, 2, ...) so the
+    per vertex along x in ``zmumu`` before this rotation). Each keeps its own vertex number (1, 2, ...) so the
     detector can remove its charged particles.
     """
 
