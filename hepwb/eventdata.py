@@ -252,6 +252,22 @@ class EventTransform:
         j = self.output_index("m_ll")
         return tf.exp(tf.minimum(table[:, j] * float(self.scale[j]) + float(self.mean[j]), 10.0))
 
+    def muon_log_pts_tf(self, table):
+        """log(pT1 / GeV), log(pT2 / GeV) from a network table (TensorFlow tensor (batch, 20)) -> (batch, 2),
+        differentiable; the same algebra as ``inverse`` (the logit margin, 1e-6, is neglected)."""
+        import tensorflow as tf
+
+        def column(name):
+            j = self.output_index(name)
+            return table[:, j] * float(self.scale[j]) + float(self.mean[j])
+
+        eta1, eta2 = self.ETA_BOUND * tf.tanh(column("mu1_eta")), self.ETA_BOUND * tf.tanh(column("mu2_eta"))
+        acoplanarity = np.pi * tf.sigmoid(column("mu2_acoplanarity"))
+        spread = 2 * (tf.cosh(tf.clip_by_value(eta1 - eta2, -5.0, 5.0)) + tf.cos(acoplanarity))
+        log_product = 2 * tf.minimum(column("m_ll"), 10.0) - tf.math.log(tf.maximum(spread, 1e-6))
+        log_ratio = tf.math.log_sigmoid(column("pt_ratio"))
+        return tf.stack([0.5 * (log_product - log_ratio), 0.5 * (log_product + log_ratio)], axis=1)
+
 
 def passes_selection(features: np.ndarray) -> np.ndarray:
     """The ``zmumu`` selection on a feature table (n, 17): muon pT > 20 and > 10 GeV, both |eta| < 2.4."""

@@ -146,6 +146,27 @@ def test_gan_refuses_bad_settings(transform):
         model.fit(np.zeros((10, 20), np.float32), epochs=1)
     with pytest.raises(ValueError, match="needs conditions"):
         model.generate(10)
+    with pytest.raises(ValueError, match="pack must be >= 1"):
+        gan.EventGAN(transform, pack=0)
+    with pytest.raises(ValueError, match=r"batch_size \(255\) must be a multiple of pack \(2\)"):
+        gan.EventGAN(transform, hidden=(8,)).fit(np.zeros((300, 20), np.float32), epochs=1, batch_size=255)
+
+
+def test_discriminator_sees_the_muon_pts_of_the_inverse_transform(events, transform):
+    """The differentiable muon log pTs shown to the discriminator are those ``inverse`` gives."""
+    table = transform.transform(events.features[:500], dtype=np.float64)
+    log_pts = transform.muon_log_pts_tf(table).numpy()
+    physical = transform.inverse(table)
+    expected = np.log(physical[:, [FEATURE_NAMES.index("mu1_pt"), FEATURE_NAMES.index("mu2_pt")]])
+    np.testing.assert_allclose(log_pts, expected, atol=1e-5)
+
+
+def test_wgan_gp_with_packed_discriminator_trains(events, transform):
+    from hepwb.models import gan
+
+    model = gan.EventGAN(transform, kind="wgan-gp", hidden=(16,), pack=4, critic_steps=2, seed=1)
+    history = model.fit(transform.transform(events.features[:1024]), epochs=1, batch_size=128, progress=False)
+    assert np.isfinite(history["discriminator_loss"]).all() and model.discriminator.input_shape == (None, 4 * 22)
 
 
 def test_histogram_pulls_are_standard_normal_for_one_distribution():

@@ -49,22 +49,31 @@ class EventGAN:
         training); None uses the raw weights.
     final_learning_rate : the learning rates fall along a cosine from ``learning_rate`` to this fraction
         of it over the ``epochs`` of ``fit``.
+    muon_pt_inputs : also show the discriminator log pT of both muons, derived from the table
+        (``EventTransform.muon_log_pts_tf``): they are not columns of their own, and their tails are
+        where a generator that gets each column right still goes wrong.
+    pack : the discriminator judges ``pack`` events at once, concatenated (PacGAN, Lin et al. 2018): a
+        generator that drops rare modes (events with many jets, non-isolated muons) is easier to catch.
     """
 
     def __init__(self, transform, *, kind: str = "gan", latent_dim: int = 32, hidden=(128, 128, 128),
                  mass_weight: float = 0.01, n_conditions: int = 0, learning_rate: float | None = None,
                  gradient_penalty: float = 10.0, critic_steps: int = 5, ema_decay: float | None = 0.999,
-                 final_learning_rate: float = 0.1, seed: int = 1):
+                 final_learning_rate: float = 0.1, muon_pt_inputs: bool = True, pack: int = 2, seed: int = 1):
         from tensorflow import keras
 
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if mass_weight < 0:
             raise ValueError(f"mass_weight must be >= 0, got {mass_weight}")
+        if pack < 1:
+            raise ValueError(f"pack must be >= 1, got {pack}")
         set_seed(seed)
         self.transform, self.kind, self.latent_dim, self.n_conditions = transform, kind, latent_dim, n_conditions
         self.mass_weight, self.gradient_penalty, self.critic_steps = mass_weight, gradient_penalty, critic_steps
         self.seed, self.ema_decay, self.final_learning_rate = seed, ema_decay, final_learning_rate
+        self.muon_pt_inputs, self.pack = muon_pt_inputs, pack
+        self._muon_pt_mean, self._muon_pt_scale = np.zeros(2, np.float32), np.ones(2, np.float32)
         n_features = transform.n_outputs
         self.trained_generator = mlp(latent_dim + n_conditions, n_features, hidden, name="generator")
         # what generates: the moving average of the trained weights (or the trained network itself)
@@ -72,7 +81,8 @@ class EventGAN:
         if ema_decay is not None:
             self.generator = mlp(latent_dim + n_conditions, n_features, hidden, name="generator_ema")
             self.generator.set_weights(self.trained_generator.get_weights())
-        self.discriminator = mlp(n_features + n_conditions, 1, hidden, name="discriminator")
+        n_judged = n_features + n_conditions + (2 if muon_pt_inputs else 0)
+        self.discriminator = mlp(pack * n_judged, 1, hidden, name="discriminator")
         if learning_rate is None:
             learning_rate = 1e-4 if kind == "wgan-gp" else 2e-4
         self.learning_rate = learning_rate
@@ -96,6 +106,15 @@ class EventGAN:
         def with_conditions(x, c):
             return x if self.n_conditions == 0 else tf.concat([x, c], axis=1)
 
+        muon_pt_mean, muon_pt_scale = tf.constant(self._muon_pt_mean), tf.constant(self._muon_pt_scale)
+
+        def judged(x, c):
+            """What the discriminator sees: table (+ muon log pTs) (+ conditions), ``pack`` events a row."""
+            if self.muon_pt_inputs:
+                x = tf.concat([x, (transform.muon_log_pts_tf(x) - muon_pt_mean) / muon_pt_scale], axis=1)
+            x = with_conditions(x, c)
+            return tf.reshape(x, (-1, self.pack * x.shape[1])) if self.pack > 1 else x
+
         def mass_loss(fake, real):
             if self.mass_weight == 0:
                 return tf.constant(0.0)
@@ -108,14 +127,15 @@ class EventGAN:
             z = tf.random.normal((tf.shape(real)[0], self.latent_dim))
             fake = gen(with_conditions(z, cond), training=True)
             with tf.GradientTape() as tape:
-                d_real = disc(with_conditions(real, cond), training=True)
-                d_fake = disc(with_conditions(fake, cond), training=True)
+                real_judged, fake_judged = judged(real, cond), judged(fake, cond)
+                d_real = disc(real_judged, training=True)
+                d_fake = disc(fake_judged, training=True)
                 if wasserstein:
-                    eps = tf.random.uniform((tf.shape(real)[0], 1))
-                    mixed = eps * real + (1 - eps) * fake
+                    eps = tf.random.uniform((tf.shape(real_judged)[0], 1))
+                    mixed = eps * real_judged + (1 - eps) * fake_judged
                     with tf.GradientTape() as inner:
                         inner.watch(mixed)
-                        d_mixed = disc(with_conditions(mixed, cond), training=True)
+                        d_mixed = disc(mixed, training=True)
                     slopes = tf.norm(inner.gradient(d_mixed, mixed) + 1e-12, axis=1)
                     loss = (tf.reduce_mean(d_fake) - tf.reduce_mean(d_real)
                             + self.gradient_penalty * tf.reduce_mean((slopes - 1.0) ** 2))
@@ -130,7 +150,7 @@ class EventGAN:
             z = tf.random.normal((tf.shape(real)[0], self.latent_dim))
             with tf.GradientTape() as tape:
                 fake = gen(with_conditions(z, cond), training=True)
-                d_fake = disc(with_conditions(fake, cond), training=True)
+                d_fake = disc(judged(fake, cond), training=True)
                 adversarial = -tf.reduce_mean(d_fake) if wasserstein else bce(tf.ones_like(d_fake), d_fake)
                 mass = mass_loss(fake, real)
                 loss = adversarial + self.mass_weight * mass
@@ -165,6 +185,11 @@ class EventGAN:
         if epochs < 1 or batch_size < 2 or checkpoint_every < 1:
             raise ValueError(f"epochs, checkpoint_every must be >= 1 and batch_size >= 2, got {epochs}, "
                              f"{checkpoint_every}, {batch_size}")
+        if batch_size % self.pack:
+            raise ValueError(f"batch_size ({batch_size}) must be a multiple of pack ({self.pack})")
+        if self.muon_pt_inputs:
+            log_pts = self.transform.muon_log_pts_tf(tf.constant(table)).numpy()
+            self._muon_pt_mean, self._muon_pt_scale = log_pts.mean(axis=0), log_pts.std(axis=0)
         set_seed(self.seed)
         dataset = (tf.data.Dataset.from_tensor_slices((table, np.asarray(conditions, dtype=np.float32)))
                    .shuffle(len(table), seed=self.seed, reshuffle_each_iteration=True)
