@@ -18,7 +18,7 @@ from hepwb import data
 from hepwb.sim import detector
 from hepwb.sim.recipes import RECIPES
 
-SCHOOL_EVENTS = {"jets": 50_000, "zmumu": 50_000}
+SCHOOL_EVENTS = {"jets": 50_000, "zmumu": 50_000, "l1_events": 40_000}
 
 
 @dataclass(frozen=True)
@@ -31,17 +31,20 @@ class Chunk:
 def plan_chunks(name: str, events: int) -> list[Chunk]:
     """The chunks of a request, interleaved over samples (jets: one chunk of each class in turn).
 
-    ``events`` is the total; each of the recipe's samples gets ``ceil(events / n_samples)``.
+    ``events`` is the total; each of the recipe's samples gets ``ceil(events * fraction)``, with the
+    recipe's ``fractions`` or equal shares.
     """
     recipe = _recipe(name)
     if not isinstance(events, int) or events <= 0:
         raise ValueError(f"events must be a positive integer, got {events!r}")
-    per_sample = math.ceil(events / len(recipe.samples))
-    n_chunks = math.ceil(per_sample / recipe.chunk_size)
+    fractions = recipe.fractions or {sample: 1 / len(recipe.samples) for sample in recipe.samples}
+    per_sample = {sample: math.ceil(round(events * fractions[sample], 6)) for sample in recipe.samples}
     chunks = []
-    for index in range(n_chunks):
-        size = min(recipe.chunk_size, per_sample - index * recipe.chunk_size)
-        chunks.extend(Chunk(sample, index, size) for sample in recipe.samples)
+    for index in range(math.ceil(max(per_sample.values()) / recipe.chunk_size)):
+        for sample in recipe.samples:
+            size = min(recipe.chunk_size, per_sample[sample] - index * recipe.chunk_size)
+            if size > 0:
+                chunks.append(Chunk(sample, index, size))
     return chunks
 
 

@@ -73,6 +73,9 @@ class Detector:
     hcal_cell_threshold: float = 1.0  # GeV of energy
     # vertexing
     vertex_min_tracks: int = 2
+    # faults, for detector-monitoring studies (None: a healthy detector)
+    dead_calorimeter_region: tuple[float, float, float, float] | None = None  # eta_min, eta_max, phi_min, phi_max
+    hot_calorimeter_cell: tuple[float, float, float] | None = None  # eta, phi, mean energy [GeV] it reads (30 % spread)
 
     def describe(self) -> dict:
         """The parameters as a plain dictionary (for manifests)."""
@@ -195,6 +198,13 @@ def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector
     hcal = _calorimeter(event[hadronic], truth.energy[hadronic], eta[hadronic], phi[hadronic], rng,
                         eta_max=d.hcal_eta_max, cell_eta=d.hcal_cell_eta, cells_phi=d.hcal_cells_phi,
                         stochastic=d.hcal_stochastic, constant=d.hcal_constant, threshold=d.hcal_cell_threshold)
+    if d.dead_calorimeter_region is not None:  # dead cells read nothing, in both calorimeters
+        ecal, hcal = (_alive(cells, d.dead_calorimeter_region) for cells in (ecal, hcal))
+    if d.hot_calorimeter_cell is not None:  # a noisy HCAL cell reads energy in every event
+        hot_eta, hot_phi, hot_energy = d.hot_calorimeter_cell
+        reading = np.maximum(hot_energy * (1 + 0.3 * rng.standard_normal(n_events)), 0.0)
+        hcal = tuple(np.concatenate([a, b]) for a, b in zip(hcal, (np.arange(n_events), reading,
+                                                                    np.full(n_events, hot_eta), np.full(n_events, hot_phi))))
 
     # charged-hadron subtraction: tracks from pileup vertices are identified and dropped
     keep_trk = truth.vertex[tracked] == 0
@@ -229,6 +239,14 @@ def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector
     columns = {k: ak.unflatten(flat[k].astype(dtypes[k]), counts) for k in dtypes}
     candidates = ak.zip(columns)
     return candidates, n_vertices.astype(np.int32)
+
+
+def _alive(cells, region):
+    """Calorimeter cells (event, energy, eta, phi) whose centre lies outside a dead (eta, phi) box."""
+    eta_min, eta_max, phi_min, phi_max = region
+    _, _, eta, phi = cells
+    dead = (eta > eta_min) & (eta < eta_max) & (phi > phi_min) & (phi < phi_max)
+    return tuple(array[~dead] for array in cells)
 
 
 def _tracks_per_vertex(event, vertex, n_events):

@@ -39,6 +39,19 @@ PROCESSES: dict[str, tuple[str, ...]] = {
     "drell_yan_mumu": ("WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "23:onIfAny = 13",
                        "PhaseSpace:mHatMin = 60."),
     "minimum_bias": ("SoftQCD:inelastic = on",),
+    # l1_events: a Standard-Model cocktail behind a single-lepton trigger, and new physics
+    "w_lnu": ("WeakSingleBoson:ffbar2W = on", "24:onMode = off", "24:onIfAny = 11 13 15"),
+    "z_ll": ("WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "23:onIfAny = 11 13 15",
+             "PhaseSpace:mHatMin = 40."),
+    "ttbar": ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on"),
+    "qcd_heavy_flavour": ("HardQCD:hardbbbar = on", "HardQCD:hardccbar = on", "PhaseSpace:pTHatMin = 60."),
+    # a light neutral scalar (50 GeV) -> Z* Z* -> four charged leptons (ADC2021's "A -> 4l")
+    "scalar_4l": ("HiggsSM:gg2H = on", "25:m0 = 50.", "25:onMode = off", "25:onIfMatch = 23 23",
+                  "23:onMode = off", "23:onIfAny = 11 13", "23:mMin = 1."),
+    # pair-produced scalar leptoquarks (80 GeV), each -> c tau
+    "leptoquark_ctau": ("LeptoQuark:all = on", "42:m0 = 80.", "42:0:products = 4 15"),
+    # a neutral Higgs-like boson (60 GeV) -> tau tau
+    "higgs_tautau": ("HiggsSM:gg2H = on", "25:m0 = 60.", "25:onMode = off", "25:onIfMatch = 15 -15"),
 }
 
 _MAX_PYTHIA_SEED = 900_000_000

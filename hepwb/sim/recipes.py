@@ -52,6 +52,7 @@ class Recipe:
     make_chunk: Callable[..., dict]
     chunk_size: int = 500  # selected events per chunk; fixed so results do not depend on workers
     labels: tuple[str, ...] = field(default_factory=tuple)
+    fractions: dict[str, float] | None = None  # sample -> share of the events (None: equal shares)
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,4 +308,98 @@ ZMUMU = Recipe(
     chunk_size=1000,
 )
 
-RECIPES = {recipe.name: recipe for recipe in (JETS, ZMUMU)}
+# --------------------------------------------------------------------------------------------
+# l1_events: what a Level-1 trigger sees, in the layout of the ADC2021 anomaly-detection challenge
+# --------------------------------------------------------------------------------------------
+
+#: the Standard-Model cocktail and its proportions after the trigger (those of ADC2021's background)
+L1_BACKGROUND_FRACTIONS = {"w_lnu": 0.592, "qcd_heavy_flavour": 0.338, "z_ll": 0.067, "ttbar": 0.003}
+L1_SIGNALS = ("scalar_4l", "leptoquark_ctau", "higgs_tautau")
+#: share of each signal sample in a generated file (the rest is background, in the proportions above)
+L1_SIGNAL_SHARE = 0.05
+L1_OPTIONS = dict(pileup_mu=0.0, trigger_lepton_pt=23.0, electron_pt_min=3.0, electron_abs_eta_max=2.5,
+                  muon_pt_min=3.0, muon_abs_eta_max=2.1, jet_radius=0.4, jet_pt_min=15.0, jet_abs_eta_max=4.0,
+                  max_electrons=4, max_muons=4, max_jets=10)
+L1_SAMPLES = (*L1_BACKGROUND_FRACTIONS, *L1_SIGNALS)
+
+
+def _l1_batch(pythia, n: int, sample: str, rng: np.random.Generator, opts: dict, detector: det.Detector) -> dict:
+    record = next_batch(pythia, n)
+    candidates, _ = det.simulate(to_truth(final_state(record)), rng, detector)
+    electrons = candidates[(candidates.kind == det.KINDS["electron"]) & (candidates.pt > opts["electron_pt_min"])
+                           & (abs(candidates.eta) < opts["electron_abs_eta_max"])]
+    muons = candidates[(candidates.kind == det.KINDS["muon"]) & (candidates.pt > opts["muon_pt_min"])
+                       & (abs(candidates.eta) < opts["muon_abs_eta_max"])]
+    trigger = ak.to_numpy(ak.any(electrons.pt > opts["trigger_lepton_pt"], axis=1)
+                          | ak.any(muons.pt > opts["trigger_lepton_pt"], axis=1))
+    candidates, electrons, muons = candidates[trigger], electrons[trigger], muons[trigger]
+
+    # jets from every candidate but the muons (which leave little in the calorimeters)
+    sequence = fastjet.ClusterSequence(_cartesian(candidates[candidates.kind != det.KINDS["muon"]]),
+                                       fastjet.JetDefinition(fastjet.antikt_algorithm, opts["jet_radius"]))
+    jets = sequence.inclusive_jets(min_pt=opts["jet_pt_min"])
+    jet_pt = np.hypot(jets.px, jets.py)
+    jets = ak.zip({"pt": jet_pt, "eta": np.arcsinh(jets.pz / jet_pt), "phi": np.arctan2(jets.py, jets.px)})
+    jets = jets[abs(jets.eta) < opts["jet_abs_eta_max"]]
+    jets = jets[ak.argsort(jets.pt, ascending=False)]  # candidates (and so leptons) are already pT-ordered
+
+    def objects(array, n_max):
+        return ak.zip({"pt": array.pt[:, :n_max], "eta": array.eta[:, :n_max], "phi": array.phi[:, :n_max]})
+
+    px = ak.sum(candidates.pt * np.cos(candidates.phi), axis=1)
+    py = ak.sum(candidates.pt * np.sin(candidates.phi), axis=1)
+    out = {"sample": np.full(int(trigger.sum()), L1_SAMPLES.index(sample), dtype=np.int32),
+           "met": np.hypot(px, py), "met_phi": np.arctan2(-py, -px),
+           "electron": objects(electrons, opts["max_electrons"]), "muon": objects(muons, opts["max_muons"]),
+           "jet": objects(jets, opts["max_jets"])}
+    return {"events": out, "n_generated": n}
+
+
+def l1_producer(seed: int, chunk: int, sample: str, detector: det.Detector = det.DEFAULT):
+    """Set up Pythia for one sample of ``L1_SAMPLES``; returns ``produce(n_events)`` (triggered events)."""
+    if sample not in L1_SAMPLES:
+        raise ValueError(f"unknown l1_events sample {sample!r}; samples: {L1_SAMPLES}")
+    stream = L1_SAMPLES.index(sample)
+    pythia = make_pythia(sample, pythia_seed(seed, stream, chunk))
+    rng = np.random.default_rng([seed, stream, chunk])
+    return lambda n_events: _fill(lambda size: _l1_batch(pythia, size, sample, rng, L1_OPTIONS, detector),
+                                  n_events, first_batch=2 * n_events + 10)
+
+
+def make_l1_chunk(n_events: int, seed: int, chunk: int, sample: str) -> dict:
+    """``n_events`` triggered events of ``sample`` for chunk ``chunk`` of ``seed`` (healthy detector)."""
+    return l1_producer(seed, chunk, sample)(n_events)
+
+
+def _object_branches(name: str, what: str, n_max: int) -> tuple[Branch, ...]:
+    return (Branch(f"{name}_pt", "GeV", f"{what} pT, up to {n_max} by decreasing pT (jagged)"),
+            Branch(f"{name}_eta", "", f"{what} pseudorapidity (jagged)"),
+            Branch(f"{name}_phi", "rad", f"{what} azimuth (jagged)"))
+
+
+L1_EVENTS = Recipe(
+    name="l1_events",
+    tree="events",
+    description="events behind a single-lepton Level-1 trigger (e or mu, pT > 23 GeV) in the ADC2021 layout: "
+                "a Standard-Model cocktail (W, QCD heavy flavour, Z, ttbar) and three new-physics samples",
+    samples=L1_SAMPLES,
+    processes={sample: PROCESSES[sample] for sample in L1_SAMPLES},
+    options={**L1_OPTIONS, "background_fractions": L1_BACKGROUND_FRACTIONS, "signal_share": L1_SIGNAL_SHARE},
+    branches=(
+        Branch("sample", "", "generated sample: " + ", ".join(f"{i} = {s}" for i, s in enumerate(L1_SAMPLES))),
+        Branch("met", "GeV", "missing transverse energy from all reconstructed candidates"),
+        Branch("met_phi", "rad", "azimuth of the missing transverse momentum"),
+        Branch("nelectron", "", "number of stored electrons (counter)"),
+        *_object_branches("electron", "electron (tracked, pT > 3 GeV, |eta| < 2.5)", 4),
+        Branch("nmuon", "", "number of stored muons (counter)"),
+        *_object_branches("muon", "muon (pT > 3 GeV, |eta| < 2.1)", 4),
+        Branch("njet", "", "number of stored jets (counter)"),
+        *_object_branches("jet", "anti-kT R = 0.4 jet (pT > 15 GeV, |eta| < 4, muons excluded)", 10),
+    ),
+    make_chunk=make_l1_chunk,
+    fractions={**{s: (1 - L1_SIGNAL_SHARE * len(L1_SIGNALS)) * f for s, f in L1_BACKGROUND_FRACTIONS.items()},
+               **{s: L1_SIGNAL_SHARE for s in L1_SIGNALS}},
+    labels=L1_SAMPLES,
+)
+
+RECIPES = {recipe.name: recipe for recipe in (JETS, ZMUMU, L1_EVENTS)}
