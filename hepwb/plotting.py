@@ -254,10 +254,10 @@ def image_grid(images_by_class: dict[str, np.ndarray], extent: float = 0.8):
     return fig
 
 
-def training_curves(history: dict, title: str = ""):
-    """Loss and accuracy against epoch, training (solid) and validation (dashed), from a Keras history."""
-    fig, (loss_ax, acc_ax) = new_figure(ncols=2, figsize=(11, 4))
-    for ax, key in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+def training_curves(history: dict, title: str = "", keys=("loss", "accuracy")):
+    """``keys`` (loss and accuracy) against epoch, training (solid) and validation (dashed), from a Keras history."""
+    fig, axes = new_figure(ncols=len(keys), figsize=(5.5 * len(keys), 4))
+    for ax, key in zip(np.atleast_1d(axes), keys):
         for prefix, style in (("", "-"), ("val_", "--")):
             values = history.get(prefix + key)
             if values:
@@ -379,4 +379,68 @@ def gan_losses(history: dict, checkpoints=(), chosen: int | None = None):
     loss_ax.set_ylabel("loss")
     loss_ax.legend(fontsize=10)
     mass_ax.set_ylabel(r"MSE of sorted $m_{\mu\mu}$ [GeV$^2$]")
+    return fig
+
+
+def anomaly_score_figure(background: np.ndarray, signals: dict[str, np.ndarray], *, xlabel: str = "anomaly score",
+                         threshold: float | None = None, bins: int = 60):
+    """Normalised score distributions of the background and each signal (log y), with the trigger
+    threshold as a vertical line; the x range covers the bulk of all samples (log-spaced for positive scores)."""
+    everything = np.concatenate([background, *signals.values()])
+    lo, hi = np.quantile(everything, [0.0005, 0.9995])
+    positive = lo > 0
+    edges = np.geomspace(lo, hi, bins + 1) if positive else np.linspace(lo, hi, bins + 1)
+    fig, ax = new_figure()
+    for name, values in {"SM background": background, **signals}.items():
+        ax.hist(np.clip(values, edges[0], edges[-1]), edges, histtype="step", density=True, lw=2 if name == "SM background" else 1.5,
+                label=name)
+    if threshold is not None:
+        ax.axvline(threshold, color="black", ls="--", lw=1, label="trigger threshold")
+    if positive:
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.legend(fontsize=10)
+    label(ax, com=ENERGY_TEV)
+    return fig
+
+
+def anomaly_roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], aucs: dict[str, float], *,
+                       fpr_line: float | None = None, collision_rate_hz: float = 40e6):
+    """Signal efficiency against background efficiency (log x), with the trigger rate it means on a top axis.
+
+    ``curves[name] = (fpr, tpr)``; ``fpr_line`` marks the chosen working point.
+    """
+    fig, ax = new_figure()
+    for name, (fpr, tpr) in curves.items():
+        keep = fpr > 0
+        ax.plot(fpr[keep], tpr[keep], label=f"{name} (AUC = {aucs[name]:.3f})")
+    ax.plot([1e-6, 1], [1e-6, 1], color="grey", ls=":", lw=1, label="random")
+    if fpr_line is not None:
+        ax.axvline(fpr_line, color="black", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlim(1e-5, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("background efficiency (false-positive rate)")
+    ax.set_ylabel("signal efficiency (true-positive rate)")
+    top = ax.secondary_xaxis("top", functions=(lambda f: f * collision_rate_hz / 1e3, lambda r: r * 1e3 / collision_rate_hz))
+    top.set_xlabel("trigger rate out of 40 MHz [kHz]", fontsize=12)
+    ax.legend(fontsize=9, loc="upper left")
+    return fig
+
+
+def contribution_figure(contributions: dict[str, dict[str, float]], *, ylabel: str = "mean share of the anomaly score"):
+    """Grouped bars: for each sample (outer key), the mean contribution of each object group (inner key)."""
+    samples = list(contributions)
+    groups = list(next(iter(contributions.values())))
+    width = 0.8 / len(samples)
+    fig, ax = new_figure()
+    for i, sample in enumerate(samples):
+        ax.bar(np.arange(len(groups)) + (i - (len(samples) - 1) / 2) * width,
+               [contributions[sample][g] for g in groups], width, label=sample)
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=10)
+    label(ax, com=ENERGY_TEV)
     return fig

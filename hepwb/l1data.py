@@ -1,0 +1,189 @@
+"""Trigger-level events in the layout of the ADC2021 anomaly-detection challenge.
+
+Owns: turning the ``l1_events`` dataset (or a public ADC2021 HDF5 file) into the challenge's array
+``(n, 19, 4)`` — per event one missing-ET slot, 4 electron slots, 4 muon slots and 10 jet slots,
+each (pT [GeV], eta, phi [rad], type), ordered by pT within a type and zero-padded — plus the sample
+labels, the network inputs (n, 57) and a background/signal split. Does not build models
+(``hepwb.models.anomaly``).
+
+Types, as in ADC2021: 0 = padding, 1 = missing ET, 2 = electron, 3 = muon, 4 = jet.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hepwb import data
+from hepwb.sim import detector
+from hepwb.sim.recipes import L1_BACKGROUND_FRACTIONS, L1_SAMPLES, L1_SIGNALS
+
+#: object groups in slot order: name -> (type code, number of slots, |eta| bound of the group)
+OBJECTS = {"met": (1, 1, 0.0), "electron": (2, 4, 3.0), "muon": (3, 4, 2.1), "jet": (4, 10, 4.0)}
+N_SLOTS = sum(n for _, n, _ in OBJECTS.values())  # 19
+#: slot -> object group, e.g. SLOT_GROUP[0] == "met"
+SLOT_GROUP = tuple(name for name, (_, n, _) in OBJECTS.items() for _ in range(n))
+#: |eta| bound of every slot (the range an autoencoder's eta outputs are squeezed into)
+SLOT_ETA_BOUND = np.array([OBJECTS[g][2] for g in SLOT_GROUP], dtype=np.float32)
+BACKGROUND_SAMPLES = tuple(L1_BACKGROUND_FRACTIONS)
+SIGNAL_SAMPLES = L1_SIGNALS
+ADC2021_DATASET = "Particles"  # the HDF5 dataset holding (n, 19, 4) in the public files
+
+
+class ADC2021FormatError(data.HepwbDataError, ValueError):
+    """A file that is not in the ADC2021 layout."""
+
+
+@dataclass
+class L1Events:
+    """Events as arrays: particles (n, 19, 4) float32 [pT GeV, eta, phi rad, type]; sample (n,) int
+    (index into ``samples``; -1 when unknown, e.g. a public file)."""
+
+    particles: np.ndarray
+    sample: np.ndarray
+    samples: tuple[str, ...] = L1_SAMPLES
+    source: str = ""
+
+    def __len__(self):
+        return len(self.particles)
+
+    def subset(self, index) -> L1Events:
+        return L1Events(self.particles[index], self.sample[index], self.samples, self.source)
+
+    def of(self, *names: str) -> L1Events:
+        """The events of the named samples."""
+        unknown = set(names) - set(self.samples)
+        if unknown:
+            raise ValueError(f"unknown samples {sorted(unknown)}; this file has {self.samples}")
+        return self.subset(np.isin(self.sample, [self.samples.index(n) for n in names]))
+
+    @property
+    def mask(self) -> np.ndarray:
+        """(n, 19) True where a slot holds an object."""
+        return self.particles[:, :, 3] != 0
+
+
+def load_l1_events(source="l1_events", *, max_events: int | None = None) -> L1Events:
+    """Read an ``l1_events``-like ROOT dataset (name or path) into the ADC2021 layout."""
+    branches = ["sample", "met", "met_phi"] + [f"{g}_{v}" for g in ("electron", "muon", "jet") for v in ("pt", "eta", "phi")]
+    arrays = data.read(source, branches, entry_stop=max_events)
+    return _to_layout({name: arrays[name] for name in branches}, str(source))
+
+
+def _to_layout(columns: dict, source: str) -> L1Events:
+    """Branch-named arrays (met, met_phi, electron_pt, ... jagged) -> L1Events."""
+    import awkward as ak
+
+    n = len(columns["met"])
+    particles = np.zeros((n, N_SLOTS, 4), dtype=np.float32)
+    particles[:, 0, 0], particles[:, 0, 2] = ak.to_numpy(columns["met"]), ak.to_numpy(columns["met_phi"])
+    particles[:, 0, 3] = OBJECTS["met"][0]
+    first = 1
+    for group in ("electron", "muon", "jet"):
+        code, slots, _ = OBJECTS[group]
+        for j, variable in enumerate(("pt", "eta", "phi")):
+            padded = ak.pad_none(columns[f"{group}_{variable}"], slots, clip=True)
+            particles[:, first:first + slots, j] = ak.to_numpy(ak.fill_none(padded, 0.0))
+        present = ak.to_numpy(ak.fill_none(ak.pad_none(ak.ones_like(columns[f"{group}_pt"]), slots, clip=True), 0))
+        particles[:, first:first + slots, 3] = code * present
+        first += slots
+    return L1Events(particles, ak.to_numpy(columns["sample"]).astype(np.int32), L1_SAMPLES, source)
+
+
+#: detector faults for monitoring studies: name -> the faulty detector
+FAULTS = {
+    "hot calorimeter cell": detector.Detector(hot_calorimeter_cell=(0.55, 1.0, 150.0)),
+    "dead calorimeter region": detector.Detector(dead_calorimeter_region=(-1.5, 1.5, 0.0, 2.0)),
+    "muon momentum scale +20 %": detector.Detector(muon_momentum_scale=1.2),
+}
+
+
+def simulate_fault(fault: str, n_events: int, *, sample: str = "w_lnu", seed: int = 1) -> tuple[L1Events, L1Events]:
+    """The same generated ``sample`` events through the healthy and the faulty detector (``FAULTS``).
+
+    Returns (healthy, faulty), ``n_events`` triggered events each; the generator-level events are the
+    same (same seed), so differences come from the fault and from what the trigger then keeps.
+    """
+    from hepwb.sim.recipes import l1_producer
+
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}; faults: {list(FAULTS)}")
+    out = []
+    for setup in (detector.DEFAULT, FAULTS[fault]):
+        events = l1_producer(seed, 10_000 + list(FAULTS).index(fault), sample, setup)(n_events)["events"]
+        columns = {"sample": events["sample"], "met": events["met"], "met_phi": events["met_phi"],
+                   **{f"{g}_{v}": events[g][v] for g in ("electron", "muon", "jet") for v in ("pt", "eta", "phi")}}
+        out.append(_to_layout(columns, f"{sample} ({'healthy' if setup is detector.DEFAULT else fault})"))
+    return out[0], out[1]
+
+
+def read_adc2021(path: str | os.PathLike, *, max_events: int | None = None, sample_name: str = "unknown") -> L1Events:
+    """Read a public ADC2021 HDF5 file (dataset ``Particles``, shape (n, 19, 4)).
+
+    All its events get the one sample name ``sample_name`` (each public file holds one process).
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no ADC2021 file at {path}")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise ADC2021FormatError(f"{path} is not an HDF5 file (ADC2021 files are HDF5 with a {ADC2021_DATASET!r} "
+                                 f"dataset): {error}") from error
+    with handle:
+        if ADC2021_DATASET not in handle:
+            raise ADC2021FormatError(f"{path} has no {ADC2021_DATASET!r} dataset (found {sorted(handle)}); "
+                                     f"expected the ADC2021 layout (n, {N_SLOTS}, 4)")
+        particles = np.asarray(handle[ADC2021_DATASET][:max_events], dtype=np.float32)
+    if particles.ndim != 3 or particles.shape[1:] != (N_SLOTS, 4):
+        raise ADC2021FormatError(f"{path}: {ADC2021_DATASET!r} has shape {particles.shape}, expected (n, {N_SLOTS}, 4)")
+    types = particles[:, :, 3]
+    expected = np.array([OBJECTS[g][0] for g in SLOT_GROUP], dtype=np.float32)
+    if not np.all((types == 0) | (types == expected)):
+        raise ADC2021FormatError(f"{path}: the type column does not follow the ADC2021 slots "
+                                 f"(1 MET, 4 x 2 electron, 4 x 3 muon, 10 x 4 jet, 0 padding)")
+    return L1Events(particles, np.zeros(len(particles), dtype=np.int32), (sample_name,), str(path))
+
+
+def write_adc2021(path: str | os.PathLike, events: L1Events) -> Path:
+    """Write events as an ADC2021-style HDF5 file (dataset ``Particles``); written to a temporary file
+    and renamed, so an interrupted write leaves nothing behind."""
+    import h5py
+
+    path = Path(path)
+    with data.atomic_path(path) as temporary:
+        with h5py.File(temporary, "w") as handle:
+            handle.create_dataset(ADC2021_DATASET, data=events.particles.astype(np.float32), compression="gzip")
+            handle.create_dataset("Particles_Classes", data=np.array([b"MET_class_1", b"Four_Ele_class_2",
+                                                                      b"Four_Mu_class_3", b"Ten_Jet_class_4"]))
+            handle.create_dataset("Particles_Names", data=np.array([b"Pt", b"Eta", b"Phi", b"Class"]))
+    return path
+
+
+def network_inputs(particles: np.ndarray) -> np.ndarray:
+    """(n, 19, 4) -> (n, 57) float32: log(1 + pT / GeV), eta, phi per slot; padding stays 0.
+
+    log(1 + pT) puts the pT of a 3 GeV muon and a 1 TeV jet on comparable scales, like eta and phi.
+    """
+    particles = np.asarray(particles, dtype=np.float32)
+    if particles.ndim != 3 or particles.shape[1:] != (N_SLOTS, 4):
+        raise ValueError(f"expected particles of shape (n, {N_SLOTS}, 4), got {particles.shape}")
+    x = particles[:, :, :3].copy()
+    x[:, :, 0] = np.log1p(np.maximum(x[:, :, 0], 0.0))
+    return x.reshape(len(x), N_SLOTS * 3)
+
+
+def split(events: L1Events, *, train_fraction: float = 0.5, seed: int = 1):
+    """(background to train, background to test, signals by name): signals are never trained on."""
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
+    background = events.of(*[s for s in BACKGROUND_SAMPLES if s in events.samples])
+    order = np.random.default_rng(seed).permutation(len(background))
+    n_train = int(train_fraction * len(background))
+    signals = {name: events.of(name) for name in SIGNAL_SAMPLES if name in events.samples}
+    return background.subset(order[:n_train]), background.subset(order[n_train:]), signals

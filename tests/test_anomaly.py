@@ -1,0 +1,193 @@
+"""Anomaly detection: the l1_events layout, the ADC2021 reader, the masked loss, TPR at FPR, the models."""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from hepwb import l1data, metrics
+from hepwb.generate import plan_chunks
+from hepwb.models import anomaly
+from hepwb.sim import detector as det
+from hepwb.sim.recipes import L1_SAMPLES, RECIPES
+
+
+@pytest.fixture(scope="module")
+def small_l1(tmp_path_factory):
+    """200 triggered events of every l1_events sample, in the recipe's proportions (seed 7)."""
+    from hepwb.generate import generate
+
+    return generate("l1_events", 200, seed=7, output=tmp_path_factory.mktemp("gen") / "l1-small.root", progress=False)
+
+
+def _random_inputs(n=50, seed=0):
+    """Network inputs (n, 57) with a random number of padded slots (MET always present)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, l1data.N_SLOTS, 3))
+    x[:, :, 0] = np.log1p(rng.uniform(3, 300, size=(n, l1data.N_SLOTS)))
+    present = rng.random((n, l1data.N_SLOTS)) < 0.4
+    present[:, 0] = True
+    x[~present] = 0.0
+    return x.reshape(n, -1)
+
+
+# ------------------------------------------------------------------ data
+
+def test_l1_events_recipe_keeps_the_adc2021_proportions():
+    chunks = plan_chunks("l1_events", 40_000)
+    per_sample = {s: sum(c.n_events for c in chunks if c.sample == s) for s in L1_SAMPLES}
+    assert sum(per_sample.values()) == pytest.approx(40_000, abs=len(L1_SAMPLES))
+    background = {s: per_sample[s] for s in l1data.BACKGROUND_SAMPLES}
+    assert background["w_lnu"] / sum(background.values()) == pytest.approx(0.592, abs=1e-3)
+    assert all(per_sample[s] == 2000 for s in l1data.SIGNAL_SAMPLES)
+    assert "fractions" not in vars(RECIPES["jets"]) or RECIPES["jets"].fractions is None
+
+
+def test_generated_events_pass_the_trigger_and_fill_the_adc2021_layout(small_l1):
+    events = l1data.load_l1_events(small_l1)
+    assert events.particles.shape == (len(events), 19, 4)
+    types = events.particles[:, :, 3]
+    expected = np.array([1] + [2] * 4 + [3] * 4 + [4] * 10)
+    assert np.all((types == 0) | (types == expected)) and np.all(types[:, 0] == 1)
+    pt = events.particles[:, :, 0]
+    leptons = pt[:, 1:9] * (types[:, 1:9] > 0)
+    assert np.all(leptons.max(axis=1) > 23.0)  # the single-lepton trigger
+    for first, n in ((1, 4), (5, 4), (9, 10)):  # decreasing pT within a group, padding at the end
+        assert np.all(np.diff(pt[:, first:first + n], axis=1) <= 0)
+    assert set(np.unique(events.sample)) == set(range(len(L1_SAMPLES)))
+    raw = uproot.open(small_l1)["events"].arrays(["nmuon", "njet"])
+    assert np.array_equal((types == 3).sum(axis=1), ak.to_numpy(raw.nmuon))
+
+
+def test_split_never_trains_on_signal(small_l1):
+    train, test, signals = l1data.split(l1data.load_l1_events(small_l1), seed=3)
+    signal_codes = {L1_SAMPLES.index(s) for s in l1data.SIGNAL_SAMPLES}
+    assert not signal_codes & set(train.sample) and not signal_codes & set(test.sample)
+    assert set(signals) == set(l1data.SIGNAL_SAMPLES)
+
+
+def test_adc2021_reader_round_trips(small_l1, tmp_path):
+    events = l1data.load_l1_events(small_l1)
+    path = l1data.write_adc2021(tmp_path / "background.h5", events)
+    back = l1data.read_adc2021(path, sample_name="background")
+    assert np.array_equal(back.particles, events.particles) and back.samples == ("background",)
+    assert len(l1data.read_adc2021(path, max_events=7)) == 7
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_adc2021_reader_names_what_is_wrong(tmp_path):
+    import h5py
+
+    not_hdf5 = tmp_path / "x.h5"
+    not_hdf5.write_text("not hdf5")
+    with pytest.raises(l1data.ADC2021FormatError, match="not an HDF5 file"):
+        l1data.read_adc2021(not_hdf5)
+    with h5py.File(tmp_path / "other.h5", "w") as handle:
+        handle["Jets"] = np.zeros((3, 19, 4))
+    with pytest.raises(l1data.ADC2021FormatError, match="no 'Particles' dataset"):
+        l1data.read_adc2021(tmp_path / "other.h5")
+    with h5py.File(tmp_path / "shape.h5", "w") as handle:
+        handle["Particles"] = np.zeros((3, 18, 4))
+    with pytest.raises(l1data.ADC2021FormatError, match=r"expected \(n, 19, 4\)"):
+        l1data.read_adc2021(tmp_path / "shape.h5")
+    with pytest.raises(FileNotFoundError):
+        l1data.read_adc2021(tmp_path / "missing.h5")
+
+
+def test_dead_calorimeter_region_reads_nothing():
+    from hepwb.sim.pythia import final_state, make_pythia, next_batch, to_truth
+
+    truth = to_truth(final_state(next_batch(make_pythia("ttbar", 3), 20)))
+    region = (-1.0, 1.0, 0.0, 1.5)
+    broken = det.Detector(dead_calorimeter_region=region)
+    healthy, _ = det.simulate(truth, np.random.default_rng(1))
+    faulty, _ = det.simulate(truth, np.random.default_rng(1), broken)
+
+    def calorimeter_in_region(candidates):
+        calo = candidates[candidates.vertex == -1]
+        inside = (calo.eta > region[0]) & (calo.eta < region[1]) & (calo.phi > region[2]) & (calo.phi < region[3])
+        return int(ak.sum(inside))
+
+    assert calorimeter_in_region(healthy) > 0 and calorimeter_in_region(faulty) == 0
+
+
+# ------------------------------------------------------------------ loss and scores
+
+def test_masked_loss_ignores_padding_exactly():
+    x = _random_inputs()
+    reconstruction = np.random.default_rng(1).normal(size=x.shape)
+    changed = reconstruction.copy().reshape(len(x), 19, 3)
+    changed[~anomaly.slot_mask(x)] = 1e6  # anything at all in the padded slots
+    changed = changed.reshape(len(x), -1)
+    score = anomaly.reconstruction_score(x, reconstruction)
+    assert np.array_equal(score, anomaly.reconstruction_score(x, changed))
+    mask = anomaly.slot_mask(x)
+    by_hand = [np.sum((x[i].reshape(19, 3)[mask[i]] - reconstruction[i].reshape(19, 3)[mask[i]]) ** 2) / 57
+               for i in range(len(x))]
+    np.testing.assert_allclose(score, by_hand, rtol=1e-12)
+    import tensorflow as tf
+
+    keras_loss = anomaly.masked_mse(tf.constant(x, tf.float64), tf.constant(changed, tf.float64)).numpy()
+    np.testing.assert_allclose(keras_loss, score, rtol=1e-12)
+
+
+def test_loss_contributions_add_up_to_the_score():
+    x = _random_inputs(seed=2)
+    reconstruction = x + 0.1
+    parts = anomaly.loss_contributions(x, reconstruction)
+    assert set(parts) == {"met", "electron", "muon", "jet"}
+    np.testing.assert_allclose(sum(parts.values()), anomaly.reconstruction_score(x, reconstruction))
+
+
+def test_outputs_are_bounded_to_each_slot():
+    raw = np.random.default_rng(3).normal(scale=10, size=(100, 57))
+    out = anomaly.bound_outputs(raw).reshape(100, 19, 3)
+    assert np.all(np.abs(out[:, :, 1]) <= l1data.SLOT_ETA_BOUND) and np.all(out[:, 0, 1] == 0)
+    assert np.all(np.abs(out[:, :, 2]) <= np.pi)
+    np.testing.assert_array_equal(out[:, :, 0], raw.reshape(100, 19, 3)[:, :, 0])
+
+
+def test_tpr_at_fpr_is_exact_on_hand_made_scores():
+    background = np.arange(100.0)  # 0 ... 99
+    result = metrics.tpr_at_fpr(background, [90, 95, 96, 100], 0.05)
+    assert result["threshold"] == 94.0 and result["fpr"] == 0.05  # 95 ... 99 above it
+    assert result["tpr"] == 0.75 and result["tpr_error"] == pytest.approx(np.sqrt(0.75 * 0.25 / 4))
+    assert result["fpr_error"] == pytest.approx(np.sqrt(5) / 100)
+    assert result["rate_hz"] == pytest.approx(0.05 * 40e6)
+    assert metrics.tpr_at_fpr(background, [99.5], 0.001)["fpr"] == 0.0  # below 1/n: nothing above the maximum
+    assert metrics.smallest_supported_fpr(10_000) == 1e-3
+    with pytest.raises(ValueError, match="fpr must be in"):
+        metrics.tpr_at_fpr(background, [1.0], 0.0)
+    with pytest.raises(ValueError, match="finite"):
+        metrics.tpr_at_fpr(background, [np.nan], 0.1)
+
+
+# ------------------------------------------------------------------ models
+
+def test_autoencoder_is_deterministic_and_its_firmware_part_matches(small_l1):
+    x = l1data.network_inputs(l1data.load_l1_events(small_l1).particles)
+    scores = []
+    for _ in range(2):
+        model = anomaly.autoencoder(seed=4)
+        anomaly.train_autoencoder(model, x, x, epochs=2, batch_size=64, seed=4)
+        scores.append(anomaly.autoencoder_scores(model, x))
+    np.testing.assert_array_equal(scores[0], scores[1])
+    assert np.isfinite(scores[0]).all() and scores[0].shape == (len(x),)
+    raw = anomaly.firmware_part(model).predict(x, verbose=0)
+    np.testing.assert_allclose(anomaly.bound_outputs(raw), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_vae_and_pca_give_finite_scores(small_l1):
+    x = l1data.network_inputs(l1data.load_l1_events(small_l1).particles)
+    vae = anomaly.VariationalAutoencoder(seed=2)
+    vae.fit(x, x, epochs=2, progress=False)
+    scores = vae.scores(x)
+    assert set(scores) == {"reconstruction", "kl"}
+    assert all(np.isfinite(s).all() and s.shape == (len(x),) for s in scores.values())
+    assert np.all(scores["kl"] >= 0)
+    pca = anomaly.PCABaseline(3).fit(x)
+    assert np.isfinite(pca.scores(x)).all()
+    with pytest.raises(ValueError, match="beta"):
+        anomaly.VariationalAutoencoder(beta=-1)
