@@ -178,12 +178,20 @@ def network_inputs(particles: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), N_SLOTS * 3)
 
 
-def split(events: L1Events, *, train_fraction: float = 0.5, seed: int = 1):
-    """(background to train, background to test, signals by name): signals are never trained on."""
+def split(events: L1Events, *, train_fraction: float = 0.5, background=BACKGROUND_SAMPLES, signals=SIGNAL_SAMPLES,
+          seed: int = 1):
+    """(background to train, background to test, signals by name): signals are never trained on.
+
+    ``background`` and ``signals`` name the samples (those of ``l1_events`` by default; names absent
+    from ``events`` are skipped).
+    """
     if not 0 < train_fraction < 1:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
-    background = events.of(*[s for s in BACKGROUND_SAMPLES if s in events.samples])
-    order = np.random.default_rng(seed).permutation(len(background))
-    n_train = int(train_fraction * len(background))
-    signals = {name: events.of(name) for name in SIGNAL_SAMPLES if name in events.samples}
-    return background.subset(order[:n_train]), background.subset(order[n_train:]), signals
+    present = [name for name in background if name in events.samples]
+    if not present:
+        raise ValueError(f"none of the background samples {tuple(background)} is in these events {events.samples}")
+    background_events = events.of(*present)
+    order = np.random.default_rng(seed).permutation(len(background_events))
+    n_train = int(train_fraction * len(background_events))
+    signal_events = {name: events.of(name) for name in signals if name in events.samples}
+    return background_events.subset(order[:n_train]), background_events.subset(order[n_train:]), signal_events

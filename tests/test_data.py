@@ -103,16 +103,16 @@ def test_dask_over_many_files(tmp_path):
 
 def test_committed_datasets_match_their_manifest():
     entries = data.load_manifest()
-    assert {"jets", "zmumu"} <= set(entries)
+    assert {"jets", "zmumu", "l1_events"} <= set(entries)
     total = 0
-    for name in ("jets", "zmumu"):
+    for name, minimum_events in (("jets", 50_000), ("zmumu", 50_000), ("l1_events", 40_000)):
         entry = entries[name]
         path = data.DATA_DIR / entry["file"]
         assert data.sha256(path) == entry["sha256"], f"{path} does not match its manifest checksum"
-        assert data.tree(name).num_entries == entry["events"] >= 50_000
+        assert data.tree(name).num_entries == entry["events"] >= minimum_events
         assert set(data.tree(name).keys()) == {b["name"] for b in entry["schema"]}
         total += path.stat().st_size
-    assert total <= 60 * 1024**2
+    assert total <= 60 * 1024**2  # the first two issues' budget; l1_events may add up to 40 MB, data/ < 100 MB
 
 
 def test_describe_gives_units_for_our_datasets():

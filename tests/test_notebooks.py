@@ -68,6 +68,32 @@ def test_trigger_fpga_smoke_run_converts_and_agrees(smoke_run):
     assert (folder / "hls4ml_quantized_tagger.tar.gz").exists()
 
 
+def test_anomaly_detection_smoke_run_scores_every_signal_and_agrees_in_firmware(smoke_run):
+    result, folder = smoke_run("03_anomaly_detection")
+    metrics = result["metrics"]
+    for signal in ("scalar_4l", "leptoquark_ctau", "higgs_tautau"):
+        for model in ("AE", "VAE_reconstruction", "VAE_KL", "PCA"):
+            assert 0 <= metrics[f"{model}_{signal}_tpr"] <= 1 and 0 <= metrics[f"{model}_{signal}_auc"] <= 1
+    assert metrics["fpr"] == pytest.approx(10 / metrics["n_background_test"])  # the smallest FPR the sample supports
+    assert metrics["hls4ml_score_correlation"] > 0.99
+    assert metrics["fault_hot_calorimeter_cell_blamed"] in ("jet", "met")  # a fake jet and fake missing ET
+    assert (folder / "hls4ml_autoencoder").is_dir()
+
+
+def test_anomaly_detection_runs_on_adc2021_files(tmp_path):
+    """The public challenge's HDF5 files (one process each) go through the same notebook."""
+    from hepwb import l1data
+
+    events = l1data.load_l1_events("l1_events", max_events=8000)
+    files = {}
+    for name in ("w_lnu", "scalar_4l", "leptoquark_ctau"):
+        files[name] = str(l1data.write_adc2021(tmp_path / f"{name}.h5", events.of(name)))
+    result = batch.run_notebook(batch.NOTEBOOK_DIR / "03_anomaly_detection.ipynb", preset="smoke", out_dir=tmp_path,
+                                parameters={"adc2021_files": files, "max_events": None})
+    assert result["status"] == "ok", result["error"]
+    assert 0 <= result["metrics"]["AE_scalar_4l_tpr"] <= 1 and "AE_higgs_tautau_tpr" not in result["metrics"]
+
+
 def test_gan_fastsim_smoke_run_is_finite_and_much_faster_than_pythia(smoke_run):
     result, folder = smoke_run("02_gan_fastsim")
     metrics = result["metrics"]
