@@ -78,6 +78,17 @@ def _is_target(hard: ak.Array, jet_class: str) -> ak.Array:
     return (hard.status == -62) & (absid == {"W": 24, "Z": 23, "top": 6}[jet_class])
 
 
+def _missing_et(candidates: ak.Array):
+    """Missing ET [GeV] and its azimuth: minus the vector sum of all candidates' transverse momenta."""
+    px = ak.sum(candidates.pt * np.cos(candidates.phi), axis=1)
+    py = ak.sum(candidates.pt * np.sin(candidates.phi), axis=1)
+    return np.hypot(px, py), np.arctan2(-py, -px)
+
+
+_MET_BRANCHES = (Branch("met", "GeV", "missing transverse energy from all reconstructed candidates"),
+                 Branch("met_phi", "rad", "azimuth of the missing transverse momentum"))
+
+
 def _cartesian(candidates: ak.Array) -> ak.Array:
     pt, eta, phi = candidates.pt, candidates.eta, candidates.phi
     return ak.zip({"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta),
@@ -248,10 +259,7 @@ def _zmumu_batch(pythia, pileup: PileupPool, n: int, rng: np.random.Generator, o
     out["n_jets"] = ak.num(jet_pt)
     out["jet"] = ak.zip({"pt": jet_pt[:, : opts["max_jets"]]})  # branch jet_pt, counter njet
 
-    all_px = ak.sum(candidates.pt * np.cos(candidates.phi), axis=1)
-    all_py = ak.sum(candidates.pt * np.sin(candidates.phi), axis=1)
-    out["met"] = np.hypot(all_px, all_py)
-    out["met_phi"] = np.arctan2(-all_py, -all_px)
+    out["met"], out["met_phi"] = _missing_et(candidates)
     out["n_vertices"] = n_vertices
     out["gen_z_pt"], out["gen_z_rapidity"], out["gen_z_mass"] = z.pt, z.rapidity, z.mass
     return {"events": out, "n_generated": n}
@@ -297,8 +305,7 @@ ZMUMU = Recipe(
         Branch("n_jets", "", "number of anti-kT R = 0.4 jets with pT > 30 GeV, |eta| < 4.7 (muons excluded)"),
         Branch("njet", "", "number of stored jets (counter of jet_pt, at most 5)"),
         Branch("jet_pt", "GeV", "pT of up to five leading jets, decreasing (jagged)"),
-        Branch("met", "GeV", "missing transverse energy from all reconstructed candidates"),
-        Branch("met_phi", "rad", "azimuth of the missing transverse momentum"),
+        *_MET_BRANCHES,
         Branch("n_vertices", "", "reconstructed vertices (hard scatter + pileup vertices with >= 2 tracks)"),
         Branch("gen_z_pt", "GeV", "generator-level Z/gamma* pT"),
         Branch("gen_z_rapidity", "", "generator-level Z/gamma* rapidity"),
@@ -346,10 +353,9 @@ def _l1_batch(pythia, n: int, sample: str, rng: np.random.Generator, opts: dict,
     def objects(array, n_max):
         return ak.zip({"pt": array.pt[:, :n_max], "eta": array.eta[:, :n_max], "phi": array.phi[:, :n_max]})
 
-    px = ak.sum(candidates.pt * np.cos(candidates.phi), axis=1)
-    py = ak.sum(candidates.pt * np.sin(candidates.phi), axis=1)
+    met, met_phi = _missing_et(candidates)
     out = {"sample": np.full(int(trigger.sum()), L1_SAMPLES.index(sample), dtype=np.int32),
-           "met": np.hypot(px, py), "met_phi": np.arctan2(-py, -px),
+           "met": met, "met_phi": met_phi,
            "electron": objects(electrons, opts["max_electrons"]), "muon": objects(muons, opts["max_muons"]),
            "jet": objects(jets, opts["max_jets"])}
     return {"events": out, "n_generated": n}
@@ -387,8 +393,7 @@ L1_EVENTS = Recipe(
     options={**L1_OPTIONS, "background_fractions": L1_BACKGROUND_FRACTIONS, "signal_share": L1_SIGNAL_SHARE},
     branches=(
         Branch("sample", "", "generated sample: " + ", ".join(f"{i} = {s}" for i, s in enumerate(L1_SAMPLES))),
-        Branch("met", "GeV", "missing transverse energy from all reconstructed candidates"),
-        Branch("met_phi", "rad", "azimuth of the missing transverse momentum"),
+        *_MET_BRANCHES,
         Branch("nelectron", "", "number of stored electrons (counter)"),
         *_object_branches("electron", "electron (tracked, pT > 3 GeV, |eta| < 2.5)", 4),
         Branch("nmuon", "", "number of stored muons (counter)"),
