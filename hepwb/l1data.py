@@ -26,6 +26,10 @@ OBJECTS = {"met": (1, 1, 0.0), "electron": (2, 4, 3.0), "muon": (3, 4, 2.1), "je
 N_SLOTS = sum(n for _, n, _ in OBJECTS.values())  # 19
 #: slot -> object group, e.g. SLOT_GROUP[0] == "met"
 SLOT_GROUP = tuple(name for name, (_, n, _) in OBJECTS.items() for _ in range(n))
+#: the first slot of each object group, e.g. FIRST_SLOT["jet"] == 9 (the leading jet)
+FIRST_SLOT = {name: SLOT_GROUP.index(name) for name in OBJECTS}
+#: the type code every slot holds when it is filled
+SLOT_TYPE = np.array([OBJECTS[g][0] for g in SLOT_GROUP], dtype=np.float32)
 #: |eta| bound of every slot (the range an autoencoder's eta outputs are squeezed into)
 SLOT_ETA_BOUND = np.array([OBJECTS[g][2] for g in SLOT_GROUP], dtype=np.float32)
 BACKGROUND_SAMPLES = tuple(L1_BACKGROUND_FRACTIONS)
@@ -60,11 +64,6 @@ class L1Events:
             raise ValueError(f"unknown samples {sorted(unknown)}; this file has {self.samples}")
         return self.subset(np.isin(self.sample, [self.samples.index(n) for n in names]))
 
-    @property
-    def mask(self) -> np.ndarray:
-        """(n, 19) True where a slot holds an object."""
-        return self.particles[:, :, 3] != 0
-
 
 def load_l1_events(source="l1_events", *, max_events: int | None = None) -> L1Events:
     """Read an ``l1_events``-like ROOT dataset (name or path) into the ADC2021 layout."""
@@ -81,15 +80,14 @@ def _to_layout(columns: dict, source: str) -> L1Events:
     particles = np.zeros((n, N_SLOTS, 4), dtype=np.float32)
     particles[:, 0, 0], particles[:, 0, 2] = ak.to_numpy(columns["met"]), ak.to_numpy(columns["met_phi"])
     particles[:, 0, 3] = OBJECTS["met"][0]
-    first = 1
     for group in ("electron", "muon", "jet"):
         code, slots, _ = OBJECTS[group]
+        first = FIRST_SLOT[group]
         for j, variable in enumerate(("pt", "eta", "phi")):
             padded = ak.pad_none(columns[f"{group}_{variable}"], slots, clip=True)
             particles[:, first:first + slots, j] = ak.to_numpy(ak.fill_none(padded, 0.0))
         present = ak.to_numpy(ak.fill_none(ak.pad_none(ak.ones_like(columns[f"{group}_pt"]), slots, clip=True), 0))
         particles[:, first:first + slots, 3] = code * present
-        first += slots
     return L1Events(particles, ak.to_numpy(columns["sample"]).astype(np.int32), L1_SAMPLES, source)
 
 
@@ -143,8 +141,7 @@ def read_adc2021(path: str | os.PathLike, *, max_events: int | None = None, samp
     if particles.ndim != 3 or particles.shape[1:] != (N_SLOTS, 4):
         raise ADC2021FormatError(f"{path}: {ADC2021_DATASET!r} has shape {particles.shape}, expected (n, {N_SLOTS}, 4)")
     types = particles[:, :, 3]
-    expected = np.array([OBJECTS[g][0] for g in SLOT_GROUP], dtype=np.float32)
-    if not np.all((types == 0) | (types == expected)):
+    if not np.all((types == 0) | (types == SLOT_TYPE)):
         raise ADC2021FormatError(f"{path}: the type column does not follow the ADC2021 slots "
                                  f"(1 MET, 4 x 2 electron, 4 x 3 muon, 10 x 4 jet, 0 padding)")
     return L1Events(particles, np.zeros(len(particles), dtype=np.int32), (sample_name,), str(path))

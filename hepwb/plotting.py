@@ -384,26 +384,24 @@ def gan_losses(history: dict, checkpoints=(), chosen: int | None = None):
 
 def anomaly_score_figure(background: np.ndarray, signals: dict[str, np.ndarray], *, xlabel: str = "anomaly score",
                          threshold: float | None = None, bins: int = 60):
-    """Normalised score distributions of the background and each signal (log y), with the trigger
-    threshold as a vertical line; the x range covers the bulk of all samples (log-spaced for positive scores)."""
+    """Unit-area score distributions of the background and each signal (``plot_hists``, log y), with the
+    trigger threshold as a vertical line; the x range covers all but the outermost 0.05 % of the scores
+    (values beyond go into the edge bins), log-spaced when the scores are positive."""
     everything = np.concatenate([background, *signals.values()])
     lo, hi = np.quantile(everything, [0.0005, 0.9995])
     positive = lo > 0
-    edges = np.geomspace(lo, hi, bins + 1) if positive else np.linspace(lo, hi, bins + 1)
-    fig, ax = new_figure()
+    transform = hist.axis.transform.log if positive else None
+    hists = {}
     for name, values in {"SM background": background, **signals}.items():
-        ax.hist(np.clip(values, edges[0], edges[-1]), edges, histtype="step", density=True, lw=2 if name == "SM background" else 1.5,
-                label=name)
+        h = hist.Hist(hist.axis.Regular(bins, lo, hi, transform=transform, name="score", label=xlabel), storage=hist.storage.Weight())
+        hists[name] = h.fill(np.clip(values, lo, hi))
+    ax = plot_hists(hists, density=True, log=True, ylabel="density")
     if threshold is not None:
         ax.axvline(threshold, color="black", ls="--", lw=1, label="trigger threshold")
+        ax.legend(fontsize=10)
     if positive:
         ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("density")
-    ax.legend(fontsize=10)
-    label(ax, com=ENERGY_TEV)
-    return fig
+    return ax.figure
 
 
 def anomaly_roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], aucs: dict[str, float], *,
