@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("generate", help="generate a dataset with Pythia 8 + detector + FastJet into ROOT")
-    gen.add_argument("name", help="dataset recipe: jets or zmumu")
+    gen.add_argument("name", help="dataset recipe: jets, zmumu or l1_events")
     gen.add_argument("--events", type=_positive_int, default=None,
                      help="total events to store (default: the school size, 50000)")
     gen.add_argument("--seed", type=int, default=1, help="random seed (same seed, same events, any --workers)")
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     gen.add_argument("--out", type=Path, default=None,
                      help="output ROOT file (default: data/cache/NAME-EVENTS-seedSEED.root)")
+    gen.add_argument("--format", choices=("ttree", "rntuple"), default="ttree",
+                     help="ttree (default) or rntuple, ROOT's columnar successor of the TTree (same names and arrays)")
     gen.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     run = commands.add_parser("run", help="run notebooks headless with papermill and summarise their metrics")
@@ -59,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         events = args.events or SCHOOL_EVENTS.get(args.name, 10_000)
         try:
             path = generate(args.name, events, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
-                            output=args.out, progress=not args.no_progress)
-        except ValueError as error:
+                            output=args.out, progress=not args.no_progress, format=args.format)
+        except (ValueError, OSError) as error:  # a bad request or an output folder that cannot be written
             print(f"hepwb generate: {error}", file=sys.stderr)
             return 2
         print(f"wrote {path} (manifest entry in {path.parent / 'manifest.json'})")
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             results = run_notebooks(args.notebooks or None, preset=args.preset, out_dir=args.out,
                                     parameters=dict(args.parameter), scheduler=args.scheduler)
-        except ValueError as error:
+        except (ValueError, OSError) as error:  # bad parameters or an output folder that cannot be written
             print(f"hepwb run: {error}", file=sys.stderr)
             return 2
         print_summary(results, args.out)

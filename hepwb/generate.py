@@ -58,13 +58,14 @@ def _run_chunk(name: str, seed: int, chunk: Chunk) -> dict:
     return _recipe(name).make_chunk(chunk.n_events, seed, chunk.index, chunk.sample)
 
 
-def default_output(name: str, events: int, seed: int) -> Path:
-    """Where a non-school-size dataset goes: the git-ignored cache."""
-    return data.CACHE_DIR / f"{name}-{events}-seed{seed}.root"
+def default_output(name: str, events: int, seed: int, format: str = "ttree") -> Path:  # noqa: A002
+    """Where a non-school-size dataset goes: the git-ignored cache (``-rntuple`` marks an RNTuple)."""
+    return data.CACHE_DIR / f"{name}-{events}-seed{seed}{'-rntuple' if format == 'rntuple' else ''}.root"
 
 
 def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, scheduler: str | None = None,
-             output: Path | str | None = None, dataset_name: str | None = None, progress: bool = True) -> Path:
+             output: Path | str | None = None, dataset_name: str | None = None, progress: bool = True,
+             format: str = "ttree") -> Path:  # noqa: A002
     """Generate ``events`` events of dataset recipe ``name`` and write them to a ROOT file.
 
     Parameters
@@ -76,6 +77,7 @@ def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, schedul
     scheduler : address of an existing Dask scheduler (e.g. ``tcp://host:8786``); overrides workers.
     output : the ROOT file to write; default ``data/cache/NAME-EVENTS-seedSEED.root``.
     dataset_name : the name recorded in the manifest beside the file (default: the file's stem).
+    format : ``"ttree"`` or ``"rntuple"`` (ROOT's columnar successor of the TTree; same names, same arrays).
 
     Returns the path of the complete file; its manifest entry is in the same folder.
     """
@@ -85,18 +87,22 @@ def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, schedul
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    output = Path(output) if output is not None else default_output(name, events, seed)
+    if format not in data.FORMATS:
+        raise ValueError(f"format must be one of {data.FORMATS}, got {format!r}")
+    output = Path(output) if output is not None else default_output(name, events, seed, format)
+    data.writable_folder(output.parent)  # fail before generating, not after
     total = sum(c.n_events for c in chunks)
     started = time.time()
     n_generated = 0
-    with data.TreeWriter(output, recipe.tree) as writer, _progress(total, f"{name} (seed {seed})", progress) as bar:
+    with data.TreeWriter(output, recipe.tree, format=format) as writer, _progress(total, f"{name} (seed {seed})", progress) as bar:
         for result in _results_in_order(name, seed, chunks, workers, scheduler):
             writer.extend(result["events"])
             n_generated += result["n_generated"]
             bar.update(len(next(iter(result["events"].values()))))
     elapsed = time.time() - started
-    data.update_manifest(output.parent, _manifest_entry(recipe, output, dataset_name or output.stem, seed, total,
-                                                         n_generated, elapsed, workers if scheduler is None else None))
+    entry = _manifest_entry(recipe, output, dataset_name or output.stem, seed, total, n_generated, elapsed,
+                            workers if scheduler is None else None, format)
+    data.update_manifest(output.parent, entry)
     return output
 
 
@@ -148,7 +154,7 @@ def _relative(path: Path) -> str:
 
 
 def _manifest_entry(recipe, output: Path, name: str, seed: int, events: int, n_generated: int,
-                    elapsed: float, workers) -> dict:
+                    elapsed: float, workers, format: str = "ttree") -> dict:  # noqa: A002
     from hepwb import __version__
 
     return {
@@ -156,6 +162,7 @@ def _manifest_entry(recipe, output: Path, name: str, seed: int, events: int, n_g
         "recipe": recipe.name,
         "file": output.name,
         "tree": recipe.tree,
+        **({"format": format} if format != "ttree" else {}),
         "description": recipe.description,
         "events": events,
         "events_generated": n_generated,
@@ -172,5 +179,6 @@ def _manifest_entry(recipe, output: Path, name: str, seed: int, events: int, n_g
                      "uproot": _version("uproot"), "python": platform.python_version()},
         "generation_seconds": round(elapsed, 1),
         "workers": workers,
-        "command": f"hepwb generate {recipe.name} --events {events} --seed {seed} --out {_relative(output)}",
+        "command": f"hepwb generate {recipe.name} --events {events} --seed {seed} --out {_relative(output)}"
+                   + (f" --format {format}" if format != "ttree" else ""),
     }

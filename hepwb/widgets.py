@@ -15,8 +15,10 @@ from IPython.display import display
 
 from hepwb import data, plotting
 
-_HISTOGRAM_CLASSES = ("TH1", "TH2", "TProfile")
-_TREE_CLASSES = ("TTree", "TNtuple", "TNtupleD")
+
+def is_drawable_histogram(classname: str) -> bool:
+    """1D and 2D histograms and 1D profiles: what ``plotting.plot_root_histogram`` draws."""
+    return classname.startswith(("TH1", "TH2", "TProfile")) and not classname.startswith(("TProfile2D", "TProfile3D"))
 
 
 def _show(output: w.Output, figure) -> None:
@@ -30,18 +32,22 @@ def _show(output: w.Output, figure) -> None:
         display(figure)
 
 
-def is_numeric(branch) -> bool:
-    """True when a branch holds numbers (flat or jagged), i.e. can be histogrammed."""
-    interpretation = branch.interpretation
-    content = getattr(interpretation, "content", interpretation)  # jagged -> its element type
-    return isinstance(content, uproot.interpretation.numerical.AsDtype) and content.from_dtype.kind in "biuf"
+def not_shown_reason(classname: str) -> str:
+    """Why the browser lists an object of this class without showing it."""
+    if classname == "TDirectory":
+        return "a folder: the objects in it are listed by their path (folder/name)"
+    if classname.startswith(("TH3", "TProfile2D", "TProfile3D")):
+        return "a 3D histogram or 2D profile: hepwb draws 1D and 2D histograms; draw projections (uproot's to_hist())"
+    return ("hepwb draws histograms (TH1, TH2, TProfile) and histograms the columns of TTrees and RNTuples; "
+            "read this object with uproot")
 
 
 class RootBrowser(w.VBox):
-    """Browse a ROOT file: trees and their branches (type, entries), histograms.
+    """Browse a ROOT file: TTrees and RNTuples with their branches / fields (type, entries), histograms.
 
-    Choosing a branch shows its histogram (the first ``max_entries`` entries; jagged branches
-    are flattened); choosing a histogram object draws it.
+    Choosing a branch (or an RNTuple field, nested ones as ``Muon.pt``) shows its histogram (the
+    first ``max_entries`` entries; jagged ones are flattened); choosing a histogram object draws it.
+    Every other object in the file is listed below the controls with the reason it is not shown.
 
     >>> browser = RootBrowser("zmumu")          # a dataset name or any path
     >>> browser.select("m_ll")                  # same as clicking the branch
@@ -58,7 +64,10 @@ class RootBrowser(w.VBox):
         self.hists: dict = {}
         classnames = {key.split(";")[0]: cls for key, cls in self.file.classnames().items()}
         self.objects = {name: cls for name, cls in classnames.items()
-                        if cls.startswith(_HISTOGRAM_CLASSES) or cls in _TREE_CLASSES}
+                        if cls in data.ENTRY_CLASSES or is_drawable_histogram(cls)}
+        #: objects in the file that the browser does not show: name -> "class: why"
+        self.not_shown = {name: f"{cls}: {not_shown_reason(cls)}" for name, cls in classnames.items()
+                          if name not in self.objects}
         self.header = w.HTML()
         self.object_list = w.Dropdown(options=[f"{name}  [{cls}]" for name, cls in self.objects.items()],
                                       description="object", layout=w.Layout(width="420px"))
@@ -67,15 +76,17 @@ class RootBrowser(w.VBox):
         self.branch_list = w.Select(rows=14, description="branch", layout=w.Layout(width="420px"))
         self.log_scale = w.Checkbox(value=False, description="log y")
         self.status = w.HTML()
+        self.others = w.HTML("<br>".join(f"not shown: <code>{name}</code> [{why}]" for name, why in self.not_shown.items()))
         self.output = w.Output(layout=w.Layout(min_width="520px"))
         self.object_list.observe(self._on_object, names="value")
         self.filter.observe(lambda change: self._fill_branches(), names="value")
         self.branch_list.observe(self._on_branch, names="value")
         self.log_scale.observe(lambda change: self._redraw(), names="value")
         controls = w.VBox([self.object_list, self.filter, self.branch_list, self.log_scale, self.status])
-        super().__init__([self.header, w.HBox([controls, self.output])])
+        super().__init__([self.header, w.HBox([controls, self.output]), self.others])
         self.add_class("hepwb-root-browser")
-        self.header.value = f"<b>{self.file.file_path}</b> &mdash; {len(self.objects)} objects"
+        self.path = data.shown_path(self.file.file_path)
+        self.header.value = f"<b>{self.path}</b> &mdash; {len(self.objects)} objects"
         if self.objects:
             self._on_object(None)
 
@@ -107,34 +118,35 @@ class RootBrowser(w.VBox):
                 self.branch_list.value = option
                 return
         tree = self.current_object
-        raise data.MissingBranchError(f"{self.file.file_path}:{tree}: no branch or object named {name!r}; "
+        raise data.MissingBranchError(f"{self.path}:{tree}: no branch or object named {name!r}; "
                                       f"branches: {[o.split('  ')[0] for o in self.branch_list.options]}; "
                                       f"objects: {list(self.objects)}")
 
     def _on_object(self, change) -> None:
         name = self.current_object
         cls = self.objects[name]
-        if cls in _TREE_CLASSES:
+        if cls in data.ENTRY_CLASSES:
             tree = self.file[name]
-            self.header.value = (f"<b>{self.file.file_path}</b> &mdash; tree <code>{name}</code>: "
-                                 f"{tree.num_entries} entries, {len(tree.keys())} branches")
+            kind, columns = ("RNTuple", "fields") if data.is_rntuple(tree) else ("tree", "branches")
+            self.header.value = (f"<b>{self.path}</b> &mdash; {kind} <code>{name}</code>: "
+                                 f"{tree.num_entries} entries, {len(tree.keys())} {columns}")
             self.filter.disabled = False
             self._fill_branches()
         else:
-            self.header.value = f"<b>{self.file.file_path}</b> &mdash; {cls} <code>{name}</code>"
+            self.header.value = f"<b>{self.path}</b> &mdash; {cls} <code>{name}</code>"
             self.branch_list.options = []
             self.filter.disabled = True
             self._draw_histogram_object(name)
 
     def _fill_branches(self) -> None:
         name = self.current_object
-        if self.objects.get(name) not in _TREE_CLASSES:
+        if self.objects.get(name) not in data.ENTRY_CLASSES:
             return
         tree = self.file[name]
-        rows = [f"{b}  {tree[b].typename}  ({tree[b].num_entries})" for b in tree.keys()
+        rows = [f"{b}  {data.branch_type(tree, b)}  ({tree.num_entries})" for b in tree.keys()
                 if self.filter.value.lower() in b.lower()]
         self.branch_list.options = rows
-        numeric = [row for row in rows if is_numeric(tree[row.split("  ")[0]])]
+        numeric = [row for row in rows if data.is_numeric(tree, row.split("  ")[0])]
         if numeric or rows:
             self.branch_list.value = (numeric or rows)[0]
 
@@ -146,17 +158,22 @@ class RootBrowser(w.VBox):
         name = self.current_object
         if name is None:
             return
-        if self.objects[name] in _TREE_CLASSES:
+        if self.objects[name] in data.ENTRY_CLASSES:
             self._on_branch(None)
         else:
             self._draw_histogram_object(name)
 
     def _draw_branch(self, branch: str) -> None:
         tree = self.file[self.current_object]
+        if not data.is_numeric(tree, branch):
+            kind = data.branch_type(tree, branch)
+            hint = f"; pick one of its fields, {branch}.*" if kind.startswith("collection") else ""
+            self.status.value = f"<span style='color:#b00'>{branch} holds {kind}, not numbers: nothing to histogram{hint}</span>"
+            return
         try:
-            values = tree[branch].array(entry_stop=self.max_entries, library="ak")
+            values = data.arrays(tree, [branch], entry_stop=self.max_entries)[branch]
             flat = plotting.to_flat_numpy(values)
-        except Exception as error:  # non-numeric branches (strings, objects) cannot be histogrammed
+        except Exception as error:  # a branch uproot cannot read (e.g. a streamed object)
             self.status.value = f"<span style='color:#b00'>cannot histogram {branch}: {type(error).__name__}</span>"
             return
         if len(flat) == 0:
@@ -199,8 +216,8 @@ class HistogramExplorer(w.VBox):
 
     Parameters
     ----------
-    source : dataset name, path, or uproot TTree.
-    expression : a branch name or an uproot expression such as ``"sqrt(px1**2 + py1**2)"``.
+    source : dataset name, path, or an uproot TTree or RNTuple.
+    expression : a branch or field name or an uproot expression such as ``"sqrt(px1**2 + py1**2)"``.
     split_by : an integer branch (e.g. ``"label"``) whose values define the overlaid samples.
     split_labels : names of those values (e.g. the jet classes); index = value.
     max_entries : entries read per update (keeps the widget responsive).
@@ -214,8 +231,9 @@ class HistogramExplorer(w.VBox):
                  split_by: str | None = None, split_labels: list[str] | None = None,
                  bins: int = 50, range: tuple[float, float] | None = None, cut: str = "",
                  log: bool = False, density: bool = False, max_entries: int = 200_000):
-        self.tree = source if isinstance(source, uproot.behaviors.TBranch.HasBranches) else data.tree(source, tree_name)
-        self._schema = {} if isinstance(source, uproot.behaviors.TBranch.HasBranches) else data.schema(source)
+        opened = isinstance(source, (uproot.behaviors.TBranch.HasBranches, uproot.behaviors.RNTuple.RNTuple))
+        self.tree = source if opened else data.tree(source, tree_name)
+        self._schema = {} if opened else data.schema(source)
         self.branches = list(self.tree.keys())
         self.split_by = split_by
         if split_by is not None and split_by not in self.branches:
@@ -253,7 +271,8 @@ class HistogramExplorer(w.VBox):
         if self.split_by is None:
             self._sample_values = {"all": None}
         else:
-            values = np.unique(self.tree[self.split_by].array(entry_stop=self.max_entries, library="np"))
+            values = np.unique(data.arrays(self.tree, [self.split_by], entry_stop=self.max_entries,
+                                           library="np")[self.split_by])
             self._sample_values = {self._label_of(v): v for v in values}
         return list(self._sample_values)
 
@@ -283,8 +302,7 @@ class HistogramExplorer(w.VBox):
         """The flattened values per selected sample for the current expression and cut."""
         expression = self.expression.value.strip()
         columns = [expression] + ([self.split_by] if self.split_by else [])
-        arrays = self.tree.arrays(columns, cut=self.cut.value.strip() or None, entry_stop=self.max_entries,
-                                  library="ak")
+        arrays = data.arrays(self.tree, columns, cut=self.cut.value.strip() or None, entry_stop=self.max_entries)
         x = arrays[expression]
         if self.split_by is None:
             return {"all": plotting.to_flat_numpy(x)}

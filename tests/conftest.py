@@ -1,21 +1,10 @@
-"""Shared fixtures: small generated files (made once per session) and the real ROOT files."""
+"""Shared fixtures: small generated files, made once per session."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-from hepwb import data
-
-REAL_ROOT_FILES = sorted(data.REAL_ROOT_DIR.glob("*.root")) if data.REAL_ROOT_DIR.is_dir() else []
-
-
-def real_root_file(name: str) -> Path:
-    path = data.REAL_ROOT_DIR / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent: the shared real-root files live beside the project in ../shared/data/real-root")
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +20,14 @@ def small_zmumu(tmp_path_factory) -> Path:
     from hepwb.generate import generate
 
     return generate("zmumu", 200, seed=7, output=tmp_path_factory.mktemp("gen") / "zmumu-small.root", progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_jets_rntuple(tmp_path_factory) -> Path:
+    """The same 100 jets as ``small_jets`` (seed 7), written as an RNTuple by ``hepwb generate --format rntuple``."""
+    from hepwb.__main__ import main
+
+    path = tmp_path_factory.mktemp("gen-rntuple") / "jets-small-rntuple.root"
+    assert main(["generate", "jets", "--events", "100", "--seed", "7", "--format", "rntuple", "--out", str(path),
+                 "--no-progress"]) == 0
+    return path

@@ -141,3 +141,10 @@ def _drive(page, url):
     cut.press("Enter")
     _wait_for_new_image(page, "hepwb-histogram-explorer", before)
     page.screenshot(path=str(SCREENSHOTS / "histogram-explorer.png"))
+
+    # the RNTuple of section 7 in the second browser: its header names it, a field's histogram is drawn
+    rntuple = page.locator(".hepwb-root-browser").nth(1)
+    rntuple.scroll_into_view_if_needed()
+    rntuple.locator("img").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert "RNTuple jets: 2500 entries" in rntuple.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "rntuple-browser.png"))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import pytest
 
 from hepwb import data
-from tests.conftest import REAL_ROOT_FILES, real_root_file
+
+REAL_FILES = [data.real_file(name) for name in data.real_files()]
 
 
 def _write(path, arrays, tree="events"):
@@ -54,7 +56,7 @@ def test_not_a_root_file_names_the_file(tmp_path):
 
 
 def test_truncated_file_names_the_file(tmp_path):
-    source = real_root_file("uproot-Zmumu.root")
+    source = data.real_file("uproot-Zmumu.root")
     truncated = tmp_path / "truncated.root"
     truncated.write_bytes(source.read_bytes()[: source.stat().st_size // 2])
     with pytest.raises(data.InvalidROOTFileError, match=r"truncated\.root"):
@@ -73,7 +75,7 @@ def test_unknown_dataset_lists_the_known_ones():
 
 def test_missing_tree_lists_the_trees(tmp_path):
     path = _write(tmp_path / "t.root", {"x": np.arange(3)}, tree="events")
-    with pytest.raises(data.MissingTreeError, match=r"no tree named 'Events'; trees in the file: \['events'\]"):
+    with pytest.raises(data.MissingTreeError, match=r"no tree named 'Events'; TTrees and RNTuples in the file: \['events'\]"):
         data.read(path, tree_name="Events")
 
 
@@ -123,7 +125,34 @@ def test_describe_gives_units_for_our_datasets():
 
 # ------------------------------------------------------------------ files written by ROOT itself
 
-@pytest.mark.parametrize("path", REAL_ROOT_FILES, ids=lambda p: p.name)
+def test_real_files_ship_with_the_project_as_the_manifest_describes():
+    entries = data.real_files()
+    assert len(entries) == 7 and len(REAL_FILES) == 7
+    for name, entry in entries.items():
+        path = data.real_file(name)
+        assert path.parent == data.REAL_DIR and path.is_file()
+        assert data.sha256(path) == entry["sha256"] and path.stat().st_size == entry["size_bytes"]
+        assert entry["licence"] in ("CC0 (CMS open data)", "BSD-3-Clause (scikit-hep-testdata)")
+        assert entry["written_by"].startswith("ROOT ") and entry["holds"]
+        assert {k.split(";")[0] for k in data.open(path).classnames()} == set(entry["objects"])
+        assert name in (data.REAL_DIR / "README.md").read_text()
+    assert sum(e["size_bytes"] for e in entries.values()) < 3 * 2**20
+    with pytest.raises(data.UnknownDatasetError, match=r"no real ROOT file named 'Zmumu.root'; the files in real/:"):
+        data.real_file("Zmumu.root")
+
+
+def test_nothing_in_the_project_refers_to_files_beside_it():
+    root = data.DATA_DIR.parent
+    tracked = [p for pattern in ("hepwb/**/*.py", "tests/*.py", "benchmarks/*.py", "notebooks/*.ipynb", "*.md",
+                                 "docs/**/*.md", "*.toml", "*.yml", "Makefile", "binder/*", ".ci/*")
+               for p in root.glob(pattern) if p.resolve() != Path(__file__).resolve()]
+    assert len(tracked) > 20
+    offending = [str(p.relative_to(root)) for p in tracked if "../shared" in p.read_text(errors="replace")
+                 or "real-root" in p.read_text(errors="replace")]
+    assert not offending, f"these files refer to ../shared, which exists only on the developers' machines: {offending}"
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
 def test_every_real_root_file_opens_and_reads(path):
     handle = data.open(path)
     for name in data.trees(handle):
@@ -136,26 +165,26 @@ def test_every_real_root_file_opens_and_reads(path):
 
 @pytest.mark.parametrize("compression", ["lz4", "zstd", "lzma"])
 def test_compressed_real_files_read_the_same(compression):
-    reference = data.read(real_root_file("uproot-Zmumu.root"), ["M", "px1", "Q1"])
-    compressed = data.read(real_root_file(f"uproot-Zmumu-{compression}.root"), ["M", "px1", "Q1"])
+    reference = data.read(data.real_file("uproot-Zmumu.root"), ["M", "px1", "Q1"])
+    compressed = data.read(data.real_file(f"uproot-Zmumu-{compression}.root"), ["M", "px1", "Q1"])
     assert ak.array_equal(reference, compressed)
     assert len(reference) == 2304
 
 
 def test_cms_dimuon_data_has_its_z_peak():
-    cms = data.read(real_root_file("uproot-Zmumu.root"), ["M"])
+    cms = data.read(data.real_file("uproot-Zmumu.root"), ["M"])
     in_window = cms.M[(cms.M > 80) & (cms.M < 100)]
     assert 90 < np.median(in_window) < 92
 
 
 def test_nanoaod_jagged_branches():
-    path = real_root_file("nanoAOD_2015_CMS_Open_Data_ttbar.root")
+    path = data.real_file("nanoAOD_2015_CMS_Open_Data_ttbar.root")
     jets = data.read(path, ["nJet", "Jet_pt"], tree_name="Events")
     assert len(jets) == 200 and ak.all(ak.num(jets.Jet_pt) == jets.nJet)
 
 
 def test_file_with_several_objects_asks_for_the_tree(tmp_path):
     path = tmp_path / "two.root"
-    shutil.copy(real_root_file("uproot-hepdata-example.root"), path)
+    shutil.copy(data.real_file("uproot-hepdata-example.root"), path)
     assert data.trees(path) == ["ntuple"]
     assert len(data.read(path, ["px"], entry_stop=10)) == 10  # the only tree is chosen

@@ -7,7 +7,8 @@ import pytest
 
 from hepwb import data, widgets
 from hepwb.sim.recipes import JET_CLASSES
-from tests.conftest import REAL_ROOT_FILES, real_root_file
+
+REAL_FILES = [data.real_file(name) for name in data.real_files()]
 
 
 def test_browser_lists_branches_with_type_and_entries():
@@ -42,7 +43,7 @@ def test_browser_names_a_missing_branch():
         browser.select("mll")
 
 
-@pytest.mark.parametrize("path", REAL_ROOT_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
 def test_browser_opens_every_real_root_file(path):
     browser = widgets.RootBrowser(path)
     assert browser.objects and browser.figure is not None
@@ -52,7 +53,7 @@ def test_browser_opens_every_real_root_file(path):
 
 
 def test_browser_draws_root_histograms():
-    browser = widgets.RootBrowser(real_root_file("uproot-hepdata-example.root"))
+    browser = widgets.RootBrowser(data.real_file("uproot-hepdata-example.root"))
     browser.select("hpx")
     assert browser.hists["hpx"].sum() > 0
     browser.select("hpxpy")
@@ -85,7 +86,7 @@ def test_explorer_takes_expressions_and_reports_mistakes():
 
 
 def test_explorer_on_real_cms_data():
-    explorer = widgets.HistogramExplorer(real_root_file("uproot-Zmumu.root"), "M", cut="Q1 != Q2",
+    explorer = widgets.HistogramExplorer(data.real_file("uproot-Zmumu.root"), "M", cut="Q1 != Q2",
                                          range=(60, 120), bins=30)
     assert 2000 < explorer.hists["all"].sum().value < 2304
 
