@@ -2,21 +2,26 @@
 
 Owns: the presets (``notebooks/presets.yaml``), executing notebooks one after another or as
 tasks on a Dask cluster, going on past a failing notebook, reporting the failing cell, the
-summary (Markdown + JSON) and ``write_metrics``, which every notebook calls at its end.
+summary (Markdown + JSON), ``write_metrics``, which every notebook calls at its end, and
+``metric_key``, which turns free-text names (a sample called "A → 4ℓ") into metric keys.
+Parameters are checked (``hepwb.parameters``) before any kernel starts.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import resource
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import yaml
 
-from hepwb.data import atomic_path
+from hepwb import parameters as notebook_parameters
+from hepwb.data import atomic_path, writable_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -46,12 +51,17 @@ def notebook_paths(names: list[str] | None = None) -> list[Path]:
 
 
 def parameters_for(notebook: Path, preset: str, overrides: dict | None = None, presets: dict | None = None) -> dict:
-    """The parameters a run passes to papermill: the preset's, then the user's overrides."""
+    """The parameters a run passes to papermill: the preset's, then the user's overrides.
+
+    Raises ValueError for an unknown preset and ``parameters.ParameterError`` (a ValueError) for a
+    name the notebook does not have or a value of the wrong type, in the preset or the overrides.
+    """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {PRESETS}")
     presets = load_presets() if presets is None else presets
-    params = dict((presets.get(notebook.stem) or {}).get(preset) or {})
+    params = dict((presets.get(Path(notebook).stem) or {}).get(preset) or {})
     params.update(overrides or {})
+    notebook_parameters.check(notebook, params)
     return params
 
 
@@ -67,9 +77,9 @@ def run_notebook(notebook: Path | str, preset: str = "school", out_dir: Path | s
     import papermill
 
     notebook = Path(notebook).resolve()
-    run_dir = (Path(out_dir) / notebook.stem).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    params = {**parameters_for(notebook, preset, parameters), "output_dir": str(run_dir)}
+    params = parameters_for(notebook, preset, parameters)  # refuses bad parameters before a kernel starts
+    run_dir = writable_folder((Path(out_dir) / notebook.stem).resolve())
+    params["output_dir"] = str(run_dir)
     started = time.time()
     result = {"notebook": notebook.stem, "preset": preset, "status": "ok", "error": None, "parameters": params}
     try:
@@ -91,23 +101,34 @@ def run_notebook(notebook: Path | str, preset: str = "school", out_dir: Path | s
 
 def run_notebooks(notebooks: list[str] | None = None, preset: str = "school", out_dir: Path | str = "results",
                   parameters: dict | None = None, scheduler: str | None = None) -> list[dict]:
-    """Run several notebooks (one after another, or on a Dask scheduler) and write the summary."""
+    """Run several notebooks (one after another, or on a Dask scheduler) and write the summary.
+
+    An override (``parameters``) goes to the notebooks that have a parameter of that name; one that
+    none of them has is refused. Everything is checked before the first notebook starts: the
+    preset, every name and value, and that ``out_dir`` can be written.
+    """
     paths = notebook_paths(notebooks)
-    for path in paths:  # fail early on a bad preset name, before anything runs
-        parameters_for(path, preset, parameters)
-    out_dir = Path(out_dir)
+    parameters = parameters or {}
+    if len(paths) > 1:
+        notebook_parameters.unknown_everywhere(paths, parameters)
+    overrides = {}
+    for path in paths:
+        known = notebook_parameters.notebook_parameters(path)
+        overrides[path] = {k: v for k, v in parameters.items() if k in known or len(paths) == 1}
+        parameters_for(path, preset, overrides[path])
+    out_dir = writable_folder(out_dir)
     if scheduler:
         from dask.distributed import Client
 
         with Client(scheduler) as client:
-            futures = [client.submit(run_notebook, p, preset, str(out_dir.resolve()), parameters, pure=False)
+            futures = [client.submit(run_notebook, p, preset, str(out_dir.resolve()), overrides[p], pure=False)
                        for p in paths]
             results = client.gather(futures)
     else:
         results = []
         for path in paths:
             print(f"running {path.stem} ({preset}) ...", flush=True)
-            results.append(run_notebook(path, preset, out_dir, parameters))
+            results.append(run_notebook(path, preset, out_dir, overrides[path]))
     write_summary(results, out_dir)
     return results
 
@@ -155,6 +176,32 @@ def peak_memory_mb() -> float:
     """Peak resident memory of this process so far (MB)."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 1024 / 1024 if sys.platform == "darwin" else rss / 1024
+
+
+def metric_key(*parts) -> str:
+    """Join free-text parts into one metric key: ``metric_key("AE", "A → 4ℓ", "tpr")`` -> ``"AE_A_4l_tpr"``.
+
+    Compatibility forms are folded (ℓ -> l, ² -> 2); every run of characters that are not letters or
+    digits becomes one underscore, so the key works as a column or file name. Distinct names
+    can give the same key ("A+B", "A/B"); ``unique_metric_keys`` refuses such collisions.
+    """
+    text = "_".join(unicodedata.normalize("NFKC", str(part)) for part in parts)
+    key = re.sub(r"[\W_]+", "_", text).strip("_")
+    if not key:
+        raise ValueError(f"no letters or digits in {parts!r} to make a metric key from")
+    return key
+
+
+def unique_metric_keys(names) -> dict[str, str]:
+    """name -> metric_key(name), refusing two names that would share a key."""
+    keys = {}
+    for name in names:
+        key = metric_key(name)
+        clash = [other for other, k in keys.items() if k == key]
+        if clash:
+            raise ValueError(f"the names {clash[0]!r} and {name!r} both become the metric key {key!r}; rename one")
+        keys[name] = key
+    return keys
 
 
 def write_metrics(output_dir: Path | str, metrics: dict, *, headline_keys: list[str] | None = None,

@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from hepwb import batch
+from hepwb import batch, parameters
 from hepwb.__main__ import main
 
 
@@ -62,9 +62,109 @@ def test_every_notebook_has_parameters_and_three_presets():
         assert first_code is tagged[0], f"{path.name}: the parameters cell must be the first code cell"
         assert set(presets[path.stem]) == {"smoke", "school", "full"}
         assert presets[path.stem]["school"] == {}, "school is the notebook's own defaults"
-        for preset in ("smoke", "full"):
-            for key in presets[path.stem][preset]:
-                assert f"{key} =" in tagged[0].source, f"{path.stem}:{preset} sets unknown parameter {key}"
+
+
+@pytest.mark.parametrize("path", batch.notebook_paths(), ids=lambda p: p.stem)
+def test_papermill_sees_every_parameter_with_a_type(path):
+    """What papermill inspects is what the cell defines, and a None default says what else it takes."""
+    cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+    defined = {}
+    exec(cell.source, {}, defined)  # noqa: S102 - the project's own parameters cell
+    known = parameters.notebook_parameters(path)
+    assert set(known) == {k for k in defined if k != "Optional" and not k.startswith("__")}
+    for name, parameter in known.items():
+        assert parameter.default == defined[name], name
+        assert parameter.kind.name != "any", f"{path.stem}: {name} = None needs an annotation (Optional[int], ...)"
+
+
+@pytest.mark.parametrize("preset", ["smoke", "school", "full"])
+def test_every_preset_passes_the_parameter_check(preset):
+    for path in batch.notebook_paths():
+        batch.parameters_for(path, preset)  # raises ParameterError for an unknown name or a wrong type
+
+
+def test_a_bad_preset_is_refused_like_a_bad_override(tmp_path):
+    path = _notebook(tmp_path / "nb.ipynb", parameters="epochs = 3\noutput_dir = '.'")
+    with pytest.raises(parameters.ParameterError, match=r"nb has no parameter 'epoch' \(did you mean 'epochs'\?\)"):
+        batch.parameters_for(path, "smoke", presets={"nb": {"smoke": {"epoch": 2}}})
+    with pytest.raises(parameters.ParameterError, match="nb: epochs: expected an integer, got 2.5"):
+        batch.parameters_for(path, "smoke", presets={"nb": {"smoke": {"epochs": 2.5}}})
+
+
+@pytest.mark.parametrize(("source", "good", "bad", "message"), [
+    ("n = 30", [0, -3], [2.5, "30", True, None], "an integer"),
+    ("x = 0.1", [1, 2.5], ["fast", None, False], "a number"),
+    ("name = 'gan'", ["wgan-gp"], [3, None, ["gan"]], "a string"),
+    ("flag = False", [True], [0, "yes"], "True or False"),
+    ("bits = [16, 8]", [[], [4]], [6, [6.5], ["8"]], "a list of integers"),
+    ("models = ['a', 'b']", [["c"]], ["a", [1]], "a list of strings"),
+    ("files = {}", [{"background": "b.h5"}], ["b.h5", ["b.h5"]], "a dict"),
+    ("n: Optional[int] = None", [None, 5], ["abc", 1.5], "an integer or None"),
+    ("lr: Optional[float] = None", [None, 1, 2e-4], ["fast"], "a number or None"),
+    ("anything = None", [None, 1, "x", [1]], [], "anything"),
+])
+def test_parameter_types_come_from_the_annotation_or_the_default(tmp_path, source, good, bad, message):
+    path = _notebook(tmp_path / "nb.ipynb", parameters=f"from typing import Optional\n{source}\noutput_dir = '.'")
+    name = source.split(" ")[0].rstrip(":")
+    for value in good:
+        parameters.check(path, {name: value})
+    for value in bad:
+        with pytest.raises(parameters.ParameterError, match=rf"nb: {name}: expected {message}, got "):
+            parameters.check(path, {name: value})
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["run", "00_root_data", "-p", "no_such_param=3"],
+     "hepwb run: 00_root_data has no parameter 'no_such_param'; its parameters: zmumu_dataset, jets_dataset, "
+     "max_events, output_dir"),
+    (["run", "01_jet_tagging", "-p", "epoch=200"], "hepwb run: 01_jet_tagging has no parameter 'epoch' "
+     "(did you mean 'epochs'?)"),
+    (["run", "-p", "epoch=200"], "hepwb run: none of 00_root_data, 01_jet_tagging, "),
+    (["run", "00_root_data", "-p", "max_events=abc"],
+     "hepwb run: 00_root_data: max_events: expected an integer or None, got 'abc'"),
+    (["run", "04_trigger_fpga", "-p", "scan_bits=6"], "hepwb run: 04_trigger_fpga: scan_bits: expected a list of "
+     "integers, got 6"),
+    (["run", "00_root_data", "--out", "/proc/hepwb/results"],
+     "hepwb run: cannot write to the folder /proc/hepwb/results: No such file or directory"),
+    (["generate", "jets", "--events", "10", "--out", "/proc/hepwb/jets.root", "--no-progress"],
+     "hepwb generate: cannot write to the folder /proc/hepwb: No such file or directory"),
+])
+def test_bad_parameters_and_folders_get_one_line_and_exit_2(capsys, argv, message):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), captured.err
+    assert "Traceback" not in captured.err and "running" not in captured.out  # no kernel started
+
+
+def test_an_override_goes_to_the_notebooks_that_have_it(tmp_path):
+    with_x = _notebook(tmp_path / "a_with_x.ipynb", GOOD)
+    without_x = _notebook(tmp_path / "b_without_x.ipynb", GOOD.replace("42.0 * x", "1.0"), parameters="y = 1\noutput_dir = '.'")
+    results = batch.run_notebooks([str(with_x), str(without_x)], preset="school", out_dir=tmp_path / "out",
+                                  parameters={"x": 3})
+    assert [r["status"] for r in results] == ["ok", "ok"]
+    assert results[0]["parameters"]["x"] == 3 and "x" not in results[1]["parameters"]
+    assert results[0]["metrics"]["answer"] == 126.0
+
+
+@pytest.mark.parametrize(("parts", "key"), [
+    (("AE", "A to 4 leptons", "tpr"), "AE_A_to_4_leptons_tpr"),
+    (("AE", "A → 4ℓ", "tpr"), "AE_A_4l_tpr"),
+    (("PCA", "h⁰ → ττ (60 GeV)", "auc"), "PCA_h0_ττ_60_GeV_auc"),
+    (("VAE KL", "LQ+LQ / cτ", "tpr_error"), "VAE_KL_LQ_LQ_cτ_tpr_error"),
+    (("fault", "hot calorimeter cell", "flagged"), "fault_hot_calorimeter_cell_flagged"),
+])
+def test_metric_keys_from_free_text_names(parts, key):
+    assert batch.metric_key(*parts) == key
+
+
+def test_names_that_would_share_a_metric_key_are_refused():
+    assert batch.unique_metric_keys(["background", "A to 4 leptons"]) == {"background": "background",
+                                                                         "A to 4 leptons": "A_to_4_leptons"}
+    with pytest.raises(ValueError, match=r"the names 'A\+B' and 'A/B' both become the metric key 'A_B'"):
+        batch.unique_metric_keys(["A+B", "A/B"])
+    with pytest.raises(ValueError, match="no letters or digits"):
+        batch.metric_key("→")
 
 
 def test_metrics_must_be_finite(tmp_path):
