@@ -21,6 +21,8 @@ from hepwb.sim.recipes import JET_CLASSES
 PUBLIC_CLASS_LETTERS = {"g": "gluon", "q": "light_quark", "w": "W", "z": "Z", "t": "top"}
 #: per-constituent inputs of the particle-level model
 PARTICLE_FIELDS = ("log_pt_rel", "deta", "dphi", "charge")
+#: file name endings the public HLF reader takes (OpenML's ARFF, as scikit-learn caches it gzipped, or CSV)
+HLF_SUFFIXES = (".arff", ".arff.gz", ".csv", ".csv.gz")
 
 
 @dataclass
@@ -125,14 +127,33 @@ def load_jets(source="jets", *, max_jets: int | None = None, particles: bool = T
 
 
 def load(dataset, *, max_jets: int | None = None, image_size: int = 32, seed: int = 1) -> JetSample:
-    """A jets dataset by name or path, or a local public hls4ml HLF file (.arff / .csv: features only)."""
-    if Path(str(dataset)).suffix.lower() in (".arff", ".csv"):
+    """A jets dataset by name or path (ROOT), or a local public hls4ml HLF file (features only:
+    .arff, .arff.gz, .csv, .csv.gz). Any other file is refused with the formats that are accepted."""
+    if hlf_format(dataset) is not None:
         sample = read_hls4ml_hlf(dataset)
         if max_jets is not None and max_jets < len(sample):
             rng = np.random.default_rng(seed)
             sample = sample.subset(np.sort(rng.choice(len(sample), max_jets, replace=False)))
         return sample
+    path = Path(str(dataset)).expanduser()
+    if str(dataset) not in data.list_datasets() and path.is_file() and not _is_root_file(path):
+        raise ValueError(f"{data.shown_path(path)}: not a file the jet tagger reads; expected a hepwb jets dataset "
+                         f"(a ROOT file, or its name) or the public hls4ml HLF features as {', '.join(HLF_SUFFIXES)}")
     return load_jets(dataset, max_jets=max_jets, image_size=image_size, seed=seed)
+
+
+def hlf_format(path) -> str | None:
+    """"arff" or "csv" for a name ending in one of HLF_SUFFIXES, else None."""
+    name = str(path).lower()
+    for suffix in HLF_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix.split(".")[1]
+    return None
+
+
+def _is_root_file(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"root"  # every ROOT file starts with these four bytes
 
 
 def split(sample: JetSample, *, validation: float = 0.2, test: float = 0.2, seed: int = 1):
@@ -153,24 +174,45 @@ def split(sample: JetSample, *, validation: float = 0.2, test: float = 0.2, seed
 # ------------------------------------------------------------------------------------------
 
 def read_hls4ml_hlf(path: str | Path) -> JetSample:
-    """Read a local copy of OpenML's ``hls4ml_lhc_jets_hlf``: ARFF, or CSV with the same columns.
+    """Read a local copy of OpenML's ``hls4ml_lhc_jets_hlf``: ARFF or CSV, either gzipped or not.
 
-    Columns: the 16 features under their benchmark names and ``class`` in {g, q, w, z, t}.
+    Columns: the 16 features under their benchmark names and ``class`` in {g, q, w, z, t}
+    (quoted attribute names and quoted class values, as OpenML writes them, are fine).
     """
+    import gzip
+    import io
+
     path = Path(path)
+    kind = hlf_format(path)
+    if kind is None:
+        raise ValueError(f"{path.name}: the hls4ml HLF reader takes {', '.join(HLF_SUFFIXES)}")
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file (expected the hls4ml_lhc_jets_hlf ARFF or CSV)")
-    if path.suffix.lower() == ".arff":
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError, EOFError) as error:
+        raise ValueError(f"{path}: cannot be read as {'gzipped ' if opener is gzip.open else ''}{kind.upper()} text "
+                         f"({type(error).__name__}: {error})") from None
+    if kind == "arff":
         from scipy.io import arff
 
-        records, meta = arff.loadarff(path)
+        try:
+            records, meta = arff.loadarff(io.StringIO(text))
+        except (arff.ParseArffError, ValueError) as error:
+            raise ValueError(f"{path}: not a readable ARFF file ({error})") from None
         columns = {name: records[name] for name in meta.names()}
-        columns["class"] = np.array([c.decode() if isinstance(c, bytes) else c for c in columns["class"]])
+        if "class" in columns:
+            columns["class"] = np.array([c.decode() if isinstance(c, bytes) else c for c in columns["class"]])
     else:
         import pandas as pd
 
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(io.StringIO(text))
+        frame.columns = [str(c).strip().strip("'\"") for c in frame.columns]
         columns = {name: frame[name].to_numpy() for name in frame.columns}
+        if "class" in columns:
+            columns["class"] = np.char.strip(np.asarray(columns["class"]).astype(str), "'\" ")
     missing = [c for c in (*HLS4ML_FEATURES, "class") if c not in columns]
     if missing:
         raise ValueError(f"{path}: missing columns {missing}; the hls4ml HLF format has "

@@ -103,6 +103,63 @@ def test_public_hls4ml_format_round_trips(small_sample, tmp_path, suffix):
     assert back.particles is None
 
 
+def _openml_style_arff() -> tuple[str, np.ndarray, list[str]]:
+    """An ARFF file as OpenML serves hls4ml_lhc_jets_hlf: a comment header, lower-case keywords, quoted
+    attribute names in OpenML's column order (not ours), quoted nominal class values."""
+    letters = ["g", "q", "w", "z", "t", "t"]
+    values = np.array([[i + j / 100 for j in range(len(HLS4ML_FEATURES))] for i in range(len(letters))])
+    order = list(reversed(range(len(HLS4ML_FEATURES))))  # columns in another order than HLS4ML_FEATURES
+    lines = ["% hls4ml_lhc_jets_hlf, OpenML data set 42468", "@relation 'hls4ml_lhc_jets_hlf'", ""]
+    lines += [f"@attribute '{HLS4ML_FEATURES[j]}' real" for j in order]
+    lines += ["@attribute 'class' {'g','q','t','w','z'}", "", "@data"]
+    lines += [",".join(f"{values[i, j]:.2f}" for j in order) + f",'{c}'" for i, c in enumerate(letters)]
+    return "\n".join(lines) + "\n", values, letters
+
+
+@pytest.mark.parametrize("name", ["hls4ml_lhc_jets_hlf.arff", "hls4ml_lhc_jets_hlf.arff.gz"])
+def test_public_reader_takes_openml_arff_gzipped_or_not(tmp_path, name):
+    import gzip
+
+    text, values, letters = _openml_style_arff()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    sample = jetdata.load(path)
+    assert np.allclose(sample.features, values) and sample.particles is None
+    assert [JET_CLASSES[i] for i in sample.labels] == [jetdata.PUBLIC_CLASS_LETTERS[c] for c in letters]
+
+
+def test_public_reader_takes_gzipped_csv_with_quoted_classes(tmp_path):
+    import gzip
+
+    import pandas as pd
+
+    _, values, letters = _openml_style_arff()
+    frame = pd.DataFrame(values, columns=HLS4ML_FEATURES).assign(**{"class": [f"'{c}'" for c in letters]})
+    path = tmp_path / "jets.csv.gz"
+    path.write_bytes(gzip.compress(frame.to_csv(index=False).encode()))
+    sample = jetdata.load(path, max_jets=4, seed=2)
+    full = jetdata.load(path)
+    assert np.allclose(full.features, values) and [JET_CLASSES[i] for i in full.labels] == [
+        jetdata.PUBLIC_CLASS_LETTERS[c] for c in letters]
+    rows = {tuple(np.round(row, 2)) for row in full.features}
+    assert len(sample) == 4 and all(tuple(np.round(row, 2)) in rows for row in sample.features)
+
+
+def test_other_files_get_the_accepted_formats_not_a_root_error(tmp_path):
+    other = tmp_path / "hls4ml_lhc_jets_hlf.h5"
+    other.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match=r"hls4ml_lhc_jets_hlf\.h5: not a file the jet tagger reads; .* "
+                                         r"\.arff, \.arff\.gz, \.csv, \.csv\.gz") as raised:
+        jetdata.load(other)
+    assert "ROOT file (" not in str(raised.value) and "not a readable ROOT" not in str(raised.value)
+    broken = tmp_path / "jets.arff.gz"
+    broken.write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match=r"jets\.arff\.gz: cannot be read as gzipped ARFF text"):
+        jetdata.load(broken)
+    with pytest.raises(ValueError, match=r"jets\.parquet: the hls4ml HLF reader takes \.arff, \.arff\.gz"):
+        jetdata.read_hls4ml_hlf(tmp_path / "jets.parquet")
+
+
 def test_public_reader_names_what_is_wrong(tmp_path):
     bad = tmp_path / "jets.csv"
     bad.write_text("zlogz,class\n-2.0,g\n")
