@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.hepwb-installed
 PRESET ?= school
 
-.PHONY: setup run test lab benchmark lint clean
+.PHONY: setup run test lab benchmark binder-check lint clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ lab: setup
 benchmark: setup
 	$(BIN)/python benchmarks/generation.py
 	$(BIN)/python benchmarks/fastsim.py
+
+# Binder's limits, measured: a clone built from binder/ alone, every notebook on one CPU under 2 GB
+binder-check:
+	$(PYTHON) benchmarks/binder.py
 
 lint: setup
 	$(BIN)/ruff check hepwb tests benchmarks
