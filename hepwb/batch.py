@@ -109,12 +109,13 @@ def run_notebooks(notebooks: list[str] | None = None, preset: str = "school", ou
     """
     paths = notebook_paths(notebooks)
     parameters = parameters or {}
-    if len(paths) > 1:
+    if len(paths) == 1:
+        overrides = {paths[0]: dict(parameters)}
+    else:
         notebook_parameters.unknown_everywhere(paths, parameters)
-    overrides = {}
+        overrides = {path: {k: v for k, v in parameters.items() if k in notebook_parameters.notebook_parameters(path)}
+                     for path in paths}
     for path in paths:
-        known = notebook_parameters.notebook_parameters(path)
-        overrides[path] = {k: v for k, v in parameters.items() if k in known or len(paths) == 1}
         parameters_for(path, preset, overrides[path])
     out_dir = writable_folder(out_dir)
     if scheduler:

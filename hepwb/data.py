@@ -340,10 +340,12 @@ def _rntuple_arrays(ntuple, expressions, cut, entry_start, entry_stop, library):
 
 def _to_numpy(array):
     """Flat -> a NumPy array; jagged -> an object array of NumPy arrays (as uproot gives for TTrees)."""
-    try:
+    if array.ndim == 1:
         return ak.to_numpy(array)
-    except ValueError:
-        return np.array([np.asarray(row) for row in ak.to_list(array)] + [None], dtype=object)[:-1]
+    rows = np.empty(len(array), dtype=object)
+    for i, row in enumerate(array):
+        rows[i] = ak.to_numpy(row)
+    return rows
 
 
 def read(source, branches: list[str] | None = None, *, tree_name: str | None = None,
@@ -383,7 +385,8 @@ def iterate(source, branches: list[str] | None = None, *, tree_name: str | None 
         yield from ttree.iterate(branches, step_size=step_size, library=library)
         return
     if isinstance(step_size, str):
-        step_size = ttree.num_entries_for(step_size, filter_name=branches or uproot._util.no_filter)
+        step_size = ttree.num_entries_for(step_size, filter_name=branches) if branches else \
+            ttree.num_entries_for(step_size)
     step_size = max(int(step_size), 1)
     for start in range(0, ttree.num_entries, step_size):
         yield arrays(ttree, branches, entry_start=start, entry_stop=start + step_size, library=library)
