@@ -36,7 +36,7 @@ def not_shown_reason(classname: str) -> str:
     """Why the browser lists an object of this class without showing it."""
     if classname == "TDirectory":
         return "a folder: the objects in it are listed by their path (folder/name)"
-    if classname.startswith(("TH3", "TProfile2D", "TProfile3D")):
+    if classname.startswith(("TH3", "TProfile")):  # profiles that reach here are 2D or 3D
         return "a 3D histogram or 2D profile: hepwb draws 1D and 2D histograms; draw projections (uproot's to_hist())"
     return ("hepwb draws histograms (TH1, TH2, TProfile) and histograms the columns of TTrees and RNTuples; "
             "read this object with uproot")
