@@ -5,11 +5,18 @@ generation), ``sim`` (Pythia 8 -> detector -> FastJet recipes), ``features`` (je
 ``jetdata`` / ``eventdata`` (network inputs for jets / for analysis-level events), ``models``
 (Keras builders), ``metrics`` (classifier and generator quality), ``fpga`` (hls4ml), ``fit`` (peak
 fits), ``plotting`` (mplhep house style), ``widgets`` (ipywidgets), ``batch`` (papermill runner),
-``environment`` (version checks, pinning to one core).
+``environment`` (version checks, pinning to one core), ``quiet`` (library chatter kept out of outputs).
 """
 
+import time as _time
+
+from hepwb import quiet as _quiet
 from hepwb.environment import check as _check_environment
 
 __version__ = "0.1.0"
 
+#: when hepwb was first imported (a notebook's first cell): ``batch.write_metrics`` times the run from here
+IMPORTED_AT = _time.time()
+
 _check_environment()
+_quiet.before_imports()

@@ -11,6 +11,10 @@ import awkward as ak
 import fastjet
 import numpy as np
 
+from hepwb import quiet
+
+quiet.fastjet_banner()
+
 #: the hls4ml jet-tagging benchmark's high-level features, under the benchmark's own names
 HLS4ML_FEATURES = (
     "zlogz", "c1_b0_mmdt", "c1_b1_mmdt", "c1_b2_mmdt", "c2_b1_mmdt", "c2_b2_mmdt",

@@ -1,0 +1,75 @@
+"""Keeps library chatter out of notebook outputs, so that what a student reads is ours.
+
+Silenced: TensorFlow's C++ log lines (oneDNN, CPU instructions) and its Python deprecation log,
+two Keras warnings that QKeras objects trigger, and FastJet's banner; ``keras_progress_bars_off``
+silences the progress bar of a library that calls ``model.predict`` for us. Errors and our own
+warnings still come through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+
+#: Keras 2 warnings that QKeras triggers on every save or clone; harmless, and they print machine paths
+_KERAS_WARNINGS = (r"The `keras\.constraints\.serialize\(\)` API should only be used",
+                   r"The initializer \w+ is unseeded")
+
+
+def before_imports() -> None:
+    """Set what must be set before TensorFlow is first imported (``import hepwb`` calls this)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # 2: C++ warnings and info off, errors on
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    for message in _KERAS_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
+
+
+def tensorflow():
+    """Import TensorFlow with its Python log at ERROR; returns the module."""
+    import tensorflow as tf
+
+    tf.get_logger().setLevel(logging.ERROR)
+    return tf
+
+
+@contextlib.contextmanager
+def keras_progress_bars_off():
+    """No Keras progress bars inside the block (their backspaces and carriage returns are noise in a
+    saved notebook), e.g. around hls4ml's profiling, which calls ``model.predict`` with its bar on."""
+    from tensorflow import keras
+
+    keras.utils.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        keras.utils.enable_interactive_logging()
+
+
+_banner_printed = False
+
+
+def fastjet_banner() -> None:
+    """Let FastJet print its once-per-process banner into /dev/null.
+
+    The banner goes to C++'s std::cout on the first clustering and the Python bindings offer no
+    switch, so file descriptor 1 points to /dev/null while one tiny clustering runs.
+    """
+    global _banner_printed
+    if _banner_printed:
+        return
+    import fastjet
+
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        fastjet.ClusterSequence([fastjet.PseudoJet(1.0, 0.0, 1.0, 2.0)],
+                                fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4))
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    _banner_printed = True
