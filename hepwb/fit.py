@@ -113,4 +113,6 @@ def draw_fit(ax, fit: PeakFit, *, unit: str = "GeV", color: str = "C3") -> None:
     else:
         text += f"\nσ = {fit.width:.1f} {unit}"
     ax.plot(fit.x, fit.curve, color=color, lw=2, label=text)
-    ax.legend(loc="upper right")
+    if ax.get_yscale() == "linear":  # headroom above the peak, so that the three-line legend sits over empty space
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.5)
+    ax.legend(loc="upper right", fontsize=11)

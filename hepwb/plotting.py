@@ -1,17 +1,22 @@
 """The house style and the figures every notebook uses: a thin layer over hist and mplhep.
 
 Owns: the mplhep style and label (set in one place), 1D histograms of arrays (jagged ones
-flattened), overlays of several samples, and comparison plots with a ratio panel.
+flattened, always a ``hist.Hist``), overlays of several samples, and comparison plots with a ratio panel.
+
+Every function that draws returns its ``matplotlib.figure.Figure`` (axes: ``fig.axes``). The figures
+are not tied to pyplot, so a notebook shows one by ending the cell with it or by ``display(fig)``.
 """
 
 from __future__ import annotations
 
 import awkward as ak
 import hist
+import hist.intervals
 import matplotlib
 import mplhep
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 #: the experiment-style label: ours, not an experiment's
 EXPERIMENT = "hepwb"
@@ -91,8 +96,8 @@ def histogram(values, bins: int = 50, range: tuple[float, float] | None = None, 
 
 def plot_hists(hists: dict[str, hist.Hist], *, ax=None, density: bool = False, log: bool = False,
                xlabel: str | None = None, ylabel: str | None = None, histtype: str = "step", data: bool = False,
-               com: float | None = ENERGY_TEV):
-    """Overlay histograms (label -> Hist) with mplhep; returns the axis.
+               com: float | None = ENERGY_TEV) -> Figure:
+    """Overlay histograms (label -> Hist) with mplhep on ``ax`` (a new figure if None); returns the figure.
 
     ``data=True`` labels the plot as collision data; ``com`` is the centre-of-mass energy in TeV
     shown in the label (None to leave it out, e.g. for a file of unknown origin).
@@ -110,40 +115,53 @@ def plot_hists(hists: dict[str, hist.Hist], *, ax=None, density: bool = False, l
     if len(hists) > 1 or (hists and next(iter(hists)) != ""):
         ax.legend(loc="upper right")
     label(ax, data=data, com=com)
-    return ax
+    return ax.figure
 
 
-def compare(hists: dict[str, hist.Hist], reference: str, *, xlabel: str | None = None, log: bool = False,
-            density: bool = False, data: bool = False, ratio_range: tuple[float, float] = (0.5, 1.5)):
-    """Overlay with a ratio panel (each sample / ``reference``, y range ``ratio_range``); returns
-    (figure, (main, ratio) axes)."""
+def overlay_panels(panels: list[dict[str, hist.Hist]], *, density: bool = True, log: bool = False) -> Figure:
+    """Side-by-side overlays, one panel per quantity: ``panels[i] = {sample: Hist}`` (x label from the Hists)."""
+    fig, axes = new_figure(ncols=len(panels))
+    for ax, hists in zip(np.atleast_1d(axes), panels):
+        plot_hists(hists, ax=ax, density=density, log=log)
+    return fig
+
+
+def compare(hists: dict[str, hist.Hist], reference: str, *, xlabel: str | None = None, ylabel: str | None = None,
+            log: bool = False, density: bool = False, data: bool = False,
+            ratio_range: tuple[float, float] = (0.5, 1.5)) -> Figure:
+    """Overlay with a ratio panel below (each sample / ``reference``, y range ``ratio_range``); returns the figure.
+
+    Densities come from ``Hist.density()`` and the ratio's Poisson (Garwood) uncertainties from
+    ``hist.intervals.ratio_uncertainty``; the reference's own uncertainty is the shaded band.
+    """
     if reference not in hists:
         raise KeyError(f"reference {reference!r} is not among the histograms {list(hists)}")
     fig, (main, sub) = new_figure(ratio=True, figsize=(7.5, 7.5))
-    plot_hists(hists, ax=main, density=density, log=log, data=data)
+    plot_hists(hists, ax=main, density=density, log=log, data=data, ylabel=ylabel)
     main.set_xlabel("")
     ref = hists[reference]
-    ref_values = ref.values() / (ref.sum().value * np.diff(ref.axes[0].edges) if density else 1.0)
+    ref_values = ref.density() if density else ref.values()
     centres = ref.axes[0].centers
     for index, (name, h) in enumerate(hists.items()):  # histplot colours follow the cycle: C0, C1, ...
-        values = h.values() / (h.sum().value * np.diff(h.axes[0].edges) if density else 1.0)
-        errors = np.sqrt(h.variances()) / (h.sum().value * np.diff(h.axes[0].edges) if density else 1.0)
+        values = h.density() if density else h.values()
+        scale = ref.values().sum() / max(h.values().sum(), 1e-300) if density else 1.0
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(ref_values > 0, values / ref_values, np.nan)
-            ratio_err = np.where(ref_values > 0, errors / ref_values, np.nan)
+            errors = hist.intervals.ratio_uncertainty(h.values(), np.where(ref.values() > 0, ref.values(), np.nan))
+        errors = np.nan_to_num(errors * scale, nan=0.0)
         if name == reference:
-            sub.fill_between(centres, 1 - ratio_err, 1 + ratio_err, step="mid", color=f"C{index}", alpha=0.3)
+            sub.fill_between(centres, 1 - errors[0], 1 + errors[1], step="mid", color=f"C{index}", alpha=0.3)
         else:
-            sub.errorbar(centres, ratio, yerr=ratio_err, fmt="o", ms=3, color=f"C{index}", label=name)
+            sub.errorbar(centres, ratio, yerr=errors, fmt="o", ms=3, color=f"C{index}", label=name)
     sub.axhline(1.0, color="black", lw=1)
     sub.set_ylim(*ratio_range)
     sub.set_ylabel(f"/ {reference}" if len(reference) < 12 else "ratio")
     sub.set_xlabel(xlabel or ref.axes[0].label)
-    return fig, (main, sub)
+    return fig
 
 
-def plot_root_histogram(obj, ax=None, log: bool = False):
-    """Draw a histogram read from a ROOT file (TH1, TH2, TProfile) with mplhep; returns the axis."""
+def plot_root_histogram(obj, ax=None, log: bool = False) -> Figure:
+    """Draw a histogram read from a ROOT file (TH1, TH2, TProfile) with mplhep; returns the figure."""
     if ax is None:
         _, ax = new_figure()
     classname = getattr(obj, "classname", "")
@@ -159,7 +177,23 @@ def plot_root_histogram(obj, ax=None, log: bool = False):
     if log:
         ax.set_yscale("log")
     label(ax)
-    return ax
+    return ax.figure
+
+
+def scatter_figure(x, y, *, xlabel: str, ylabel: str, log: bool = False, diagonal: bool = True) -> Figure:
+    """y against x as points (e.g. firmware against Keras scores), with the diagonal y = x for reference."""
+    fig, ax = new_figure()
+    ax.scatter(x, y, s=2, alpha=0.3)
+    if diagonal:
+        lo, hi = min(np.min(x), np.min(y)), max(np.max(x), np.max(y))
+        ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--", label="y = x")
+        ax.legend(loc="upper left", fontsize=11)
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    return fig
 
 
 # ------------------------------------------------------------------------------------------
@@ -169,7 +203,7 @@ def plot_root_histogram(obj, ax=None, log: bool = False):
 _LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1)))
 
 
-def feature_grid(features: np.ndarray, labels: np.ndarray, names, classes, *, ncols: int = 4, bins: int = 40):
+def feature_grid(features: np.ndarray, labels: np.ndarray, names, classes, *, ncols: int = 4, bins: int = 40) -> Figure:
     """Normalised distributions of every input feature per class; features (n, k)."""
     nrows = int(np.ceil(features.shape[1] / ncols))
     with matplotlib.style.context(_STYLE):
@@ -177,9 +211,10 @@ def feature_grid(features: np.ndarray, labels: np.ndarray, names, classes, *, nc
         axes = fig.subplots(nrows, ncols).ravel()
     for i, (ax, name) in enumerate(zip(axes, names)):
         lo, hi = auto_range(features[:, i], (0.005, 0.995))
-        for c, cls in enumerate(classes):
-            ax.hist(features[labels == c, i], bins=bins, range=(lo, hi), density=True, histtype="step", label=cls)
+        per_class = [histogram(features[labels == c, i], bins=bins, range=(lo, hi)) for c in range(len(classes))]
+        mplhep.histplot(per_class, label=list(classes), ax=ax, density=True, histtype="step", flow="none")
         ax.set_xlabel(name, fontsize=12)
+        ax.set_ylabel("")
         ax.tick_params(labelsize=9)
     for ax in axes[features.shape[1]:]:
         ax.set_visible(False)
@@ -188,26 +223,35 @@ def feature_grid(features: np.ndarray, labels: np.ndarray, names, classes, *, nc
     return fig
 
 
-def roc_figure(curves_by_model: dict[str, dict], aucs_by_model: dict[str, dict], classes):
-    """hls4ml-tutorial-style ROC: background efficiency (log) against signal efficiency, one colour per
-    class, one line style per model, AUC in the legend. ``curves_by_model[model][class] = (tpr, fpr)``."""
-    fig, ax = new_figure(figsize=(8, 7))
-    for m, (model, curves) in enumerate(curves_by_model.items()):
-        for c, cls in enumerate(classes):
+def roc_figure(curves_by_model: dict[str, dict], aucs_by_model: dict[str, dict], classes, *, ncols: int = 3) -> Figure:
+    """hls4ml-tutorial-style ROC curves, one panel per class: background efficiency (log) against signal
+    efficiency, one line per model with its AUC in the legend. ``curves_by_model[model][class] = (tpr, fpr)``."""
+    classes = list(classes)
+    nrows = -(-len(classes) // ncols)
+    with matplotlib.style.context(_STYLE):
+        fig = Figure(figsize=(5.2 * ncols, 4.6 * nrows))
+        axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
+    for ax, cls in zip(axes, classes):
+        for m, (model, curves) in enumerate(curves_by_model.items()):
             tpr, fpr = curves[cls]
-            ax.plot(tpr, np.maximum(fpr, 1e-6), color=f"C{c}", linestyle=_LINE_STYLES[m % len(_LINE_STYLES)],
-                    label=f"{cls}, {model} (AUC = {aucs_by_model[model][cls]:.3f})")
-    ax.set_yscale("log")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(1e-4, 1)
-    ax.set_xlabel("signal efficiency")
-    ax.set_ylabel("background efficiency")
-    ax.legend(fontsize=8, ncol=1 + len(curves_by_model) // 3, loc="lower right")
-    label(ax)
+            ax.plot(tpr, np.maximum(fpr, 1e-6), color=f"C{m}", linestyle=_LINE_STYLES[m % len(_LINE_STYLES)],
+                    label=f"{model} ({aucs_by_model[model][cls]:.3f})")
+        ax.set_yscale("log")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(1e-4, 1)
+        ax.set_title(f"{cls} jets", fontsize=13)
+        ax.set_xlabel("signal efficiency", fontsize=12)
+        ax.tick_params(labelsize=10)
+        ax.legend(fontsize=9, loc="lower right", title="model (AUC)", title_fontsize=9)
+    for ax in axes[::ncols]:
+        ax.set_ylabel("background efficiency", fontsize=12)
+    for ax in axes[len(classes):]:
+        ax.set_visible(False)
+    fig.tight_layout()
     return fig
 
 
-def confusion_figure(matrix, classes, title: str = ""):
+def confusion_figure(matrix, classes, title: str = "") -> Figure:
     """A row-normalised confusion matrix (true class in rows, predicted in columns)."""
     matrix = np.asarray(matrix)
     fig, ax = new_figure(figsize=(7, 6))
@@ -225,7 +269,7 @@ def confusion_figure(matrix, classes, title: str = ""):
     return fig
 
 
-def score_figure(scores: np.ndarray, labels: np.ndarray, classes, signal_class: str):
+def score_figure(scores: np.ndarray, labels: np.ndarray, classes, signal_class: str) -> Figure:
     """Distributions of p(signal_class) for jets of each true class (log scale)."""
     index = list(classes).index(signal_class)
     hists = {cls: histogram(scores[labels == c, index], bins=40, range=(0, 1), xlabel=f"p({signal_class})")
@@ -235,7 +279,7 @@ def score_figure(scores: np.ndarray, labels: np.ndarray, classes, signal_class: 
     return fig
 
 
-def image_grid(images_by_class: dict[str, np.ndarray], extent: float = 0.8):
+def image_grid(images_by_class: dict[str, np.ndarray], extent: float = 0.8) -> Figure:
     """Average jet image per class, log colour scale; each image (size, size) in (eta, phi)."""
     from matplotlib.colors import LogNorm
 
@@ -254,7 +298,7 @@ def image_grid(images_by_class: dict[str, np.ndarray], extent: float = 0.8):
     return fig
 
 
-def training_curves(history: dict, title: str = "", keys=("loss", "accuracy")):
+def training_curves(history: dict, title: str = "", keys=("loss", "accuracy")) -> Figure:
     """``keys`` (loss and accuracy) against epoch, training (solid) and validation (dashed), from a Keras history."""
     fig, axes = new_figure(ncols=len(keys), figsize=(5.5 * len(keys), 4))
     for ax, key in zip(np.atleast_1d(axes), keys):
@@ -264,6 +308,7 @@ def training_curves(history: dict, title: str = "", keys=("loss", "accuracy")):
                 ax.plot(np.arange(1, len(values) + 1), values, style,
                         label=("validation " if prefix else "training ") + key)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(key)
         ax.legend(loc="best", fontsize=10)
     if title:
@@ -271,15 +316,16 @@ def training_curves(history: dict, title: str = "", keys=("loss", "accuracy")):
     return fig
 
 
-def weights_figure(weights_by_model: dict[str, np.ndarray], bins: int = 60):
+def weights_figure(weights_by_model: dict[str, np.ndarray], bins: int = 60) -> Figure:
     """Histogram of the absolute values of non-zero weights per model (log x), e.g. before and after pruning."""
     fig, ax = new_figure()
     all_values = np.concatenate([np.abs(w[w != 0]) for w in weights_by_model.values()])
-    edges = np.logspace(np.log10(max(all_values.min(), 1e-6)), np.log10(all_values.max()), bins)
+    axis = hist.axis.Regular(bins, max(all_values.min(), 1e-6), all_values.max() * 1.0001,
+                             transform=hist.axis.transform.log, name="w", label="|weight|")
     for name, w in weights_by_model.items():
         nonzero = np.abs(w[w != 0])
-        ax.hist(nonzero, bins=edges, histtype="step", lw=2,
-                label=f"{name}: {len(nonzero)} of {w.size} weights non-zero")
+        mplhep.histplot(hist.Hist(axis).fill(nonzero), ax=ax, histtype="step", lw=2, flow="none",
+                        label=f"{name}: {len(nonzero)} of {w.size} weights non-zero")
     ax.set_xscale("log")
     ax.set_xlabel("|weight|")
     ax.set_ylabel("weights / bin")
@@ -287,7 +333,7 @@ def weights_figure(weights_by_model: dict[str, np.ndarray], bins: int = 60):
     return fig
 
 
-def bit_scan_figure(bits, accuracy, mean_auc, float_accuracy: float, float_auc: float):
+def bit_scan_figure(bits, accuracy, mean_auc, float_accuracy: float, float_auc: float) -> Figure:
     """Accuracy and mean AUC against the bit width, with the float model as reference lines."""
     fig, (acc_ax, auc_ax) = new_figure(ncols=2, figsize=(12, 4.5))
     for ax, values, reference, name in ((acc_ax, accuracy, float_accuracy, "accuracy"),
@@ -301,7 +347,7 @@ def bit_scan_figure(bits, accuracy, mean_auc, float_accuracy: float, float_auc: 
 
 
 def comparison_grid(real: np.ndarray, generated: np.ndarray, names, *, units=None, ncols: int = 4, bins: int = 40,
-                    labels=("real", "generated")):
+                    labels=("real", "generated")) -> Figure:
     """Real vs generated histograms of every feature (columns of (n, d) tables), each with a ratio panel.
 
     Shapes are compared (both normalised to unit area); the real sample's statistical uncertainty is
@@ -322,10 +368,10 @@ def comparison_grid(real: np.ndarray, generated: np.ndarray, names, *, units=Non
                 np.linspace(low, high, bins + 1)
             counts = {}
             for label_, values, style in ((labels[0], real[:, j], "k"), (labels[1], generated[:, j], "C1")):
-                n, _ = np.histogram(values, edges)
-                norm = max(n.sum(), 1) * np.diff(edges)
-                counts[label_] = (n / norm, np.sqrt(n) / norm)
-                main.stairs(n / norm, edges, color=style, lw=1.5, label=label_)
+                h = hist.Hist(hist.axis.Variable(edges)).fill(values)
+                density = h.density() if h.sum() > 0 else np.zeros(len(edges) - 1)
+                counts[label_] = (density, np.sqrt(h.values()) / max(h.sum(), 1) / np.diff(edges))
+                mplhep.histplot(density, edges, ax=main, color=style, lw=1.5, label=label_, flow="none")
             ref, ref_err = counts[labels[0]]
             gen, _ = counts[labels[1]]
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -348,7 +394,7 @@ def comparison_grid(real: np.ndarray, generated: np.ndarray, names, *, units=Non
     return fig
 
 
-def correlation_difference(real: np.ndarray, generated: np.ndarray, names):
+def correlation_difference(real: np.ndarray, generated: np.ndarray, names) -> Figure:
     """Pearson correlation matrices of the real sample and (generated - real), side by side."""
     corr_real = np.corrcoef(real, rowvar=False)
     corr_gen = np.corrcoef(generated, rowvar=False)
@@ -363,7 +409,7 @@ def correlation_difference(real: np.ndarray, generated: np.ndarray, names):
     return fig
 
 
-def gan_losses(history: dict, checkpoints=(), chosen: int | None = None):
+def gan_losses(history: dict, checkpoints=(), chosen: int | None = None) -> Figure:
     """Generator and discriminator losses and the m_ll term against epoch; checkpoints as ticks, the chosen one red."""
     fig, (loss_ax, mass_ax) = new_figure(ncols=2, figsize=(12, 4.2))
     epochs = history["epoch"]
@@ -376,6 +422,7 @@ def gan_losses(history: dict, checkpoints=(), chosen: int | None = None):
             ax.axvline(epoch, color="red" if epoch == chosen else "grey", lw=1.5 if epoch == chosen else 0.5,
                        ls="-" if epoch == chosen else ":")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss_ax.set_ylabel("loss")
     loss_ax.legend(fontsize=10)
     mass_ax.set_ylabel(r"MSE of sorted $m_{\mu\mu}$ [GeV$^2$]")
@@ -383,29 +430,33 @@ def gan_losses(history: dict, checkpoints=(), chosen: int | None = None):
 
 
 def anomaly_score_figure(background: np.ndarray, signals: dict[str, np.ndarray], *, xlabel: str = "anomaly score",
-                         threshold: float | None = None, bins: int = 60):
-    """Unit-area score distributions of the background and each signal (``plot_hists``, log y), with the
-    trigger threshold as a vertical line; the x range covers all but the outermost 0.05 % of the scores
-    (values beyond go into the edge bins), log-spaced when the scores are positive."""
+                         threshold: float | None = None, bins: int = 60,
+                         background_label: str = "SM background") -> Figure:
+    """Unit-area score distributions of the background (the sample the model learnt) and each signal
+    (``plot_hists``, log y), with the trigger threshold as a vertical line; the x range covers all but
+    the outermost 0.05 % of the scores (values beyond go into the edge bins), log-spaced when the
+    scores are positive."""
     everything = np.concatenate([background, *signals.values()])
     lo, hi = np.quantile(everything, [0.0005, 0.9995])
     positive = lo > 0
     transform = hist.axis.transform.log if positive else None
     hists = {}
-    for name, values in {"SM background": background, **signals}.items():
+    for name, values in {background_label: background, **signals}.items():
         h = hist.Hist(hist.axis.Regular(bins, lo, hi, transform=transform, name="score", label=xlabel), storage=hist.storage.Weight())
         hists[name] = h.fill(np.clip(values, lo, hi))
-    ax = plot_hists(hists, density=True, log=True, ylabel="density")
+    fig, ax = new_figure()
+    plot_hists(hists, ax=ax, density=True, log=True, ylabel="density")
     if threshold is not None:
         ax.axvline(threshold, color="black", ls="--", lw=1, label="trigger threshold")
         ax.legend(fontsize=10)
     if positive:
         ax.set_xscale("log")
-    return ax.figure
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks of a short log range overlap
+    return fig
 
 
 def anomaly_roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], aucs: dict[str, float], *,
-                       fpr_line: float | None = None, collision_rate_hz: float = 40e6):
+                       fpr_line: float | None = None, collision_rate_hz: float = 40e6) -> Figure:
     """Signal efficiency against background efficiency (log x), with the trigger rate it means on a top axis.
 
     ``curves[name] = (fpr, tpr)``; ``fpr_line`` marks the chosen working point.
@@ -428,7 +479,7 @@ def anomaly_roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], aucs: d
     return fig
 
 
-def contribution_figure(contributions: dict[str, dict[str, float]], *, ylabel: str = "mean share of the anomaly score"):
+def contribution_figure(contributions: dict[str, dict[str, float]], *, ylabel: str = "mean share of the anomaly score") -> Figure:
     """Grouped bars: for each sample (outer key), the mean contribution of each object group (inner key)."""
     samples = list(contributions)
     groups = list(next(iter(contributions.values())))

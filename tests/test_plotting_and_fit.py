@@ -15,13 +15,17 @@ def test_histogram_flattens_jagged_input_and_drops_nan():
     assert h.values().tolist() == [1, 1, 1]
 
 
-def test_ratio_panel_is_one_for_identical_samples_and_two_for_double():
+def test_ratio_panel_is_two_for_double_counts_and_one_for_double_densities():
     values = np.random.default_rng(0).normal(size=10_000)
     single = plotting.histogram(values, bins=20, range=(-3, 3))
     double = plotting.histogram(np.concatenate([values, values]), bins=20, range=(-3, 3))
-    fig, (main, ratio) = plotting.compare({"reference": single, "twice": double}, reference="reference")
-    points = ratio.lines[0].get_ydata()  # the errorbar markers of "twice"
-    assert np.allclose(points[np.isfinite(points)], 2.0)
+    for density, expected in ((False, 2.0), (True, 1.0)):
+        fig = plotting.compare({"reference": single, "twice": double}, reference="reference", density=density)
+        main, ratio = fig.axes
+        points = ratio.lines[0].get_ydata()  # the errorbar markers of "twice"
+        assert np.isfinite(points).sum() == 20  # every bin has a ratio: none may hide as NaN
+        assert np.allclose(points, expected)
+        assert len(main.get_legend().get_texts()) == 2
     with pytest.raises(KeyError, match="reference 'nope' is not among"):
         plotting.compare({"a": single}, reference="nope")
 
