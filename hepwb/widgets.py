@@ -1,17 +1,23 @@
 """Interactive ipywidgets for JupyterLab: a ROOT file browser and a histogram explorer.
 
-Both keep their current figure (``.figure``) and histogram(s) (``.hists``) as attributes, so
-they can be driven and checked without a display (tests, papermill), and ``.figure`` can be
-shown as a static picture where nobody interacts. Data access goes through ``hepwb.data``;
-drawing goes through ``hepwb.plotting``.
+Every widget keeps its current figure (``.figure``) and, where it histograms, its histograms
+(``.hists``), so it can be driven and checked without a display (tests, papermill). Each drawing goes
+into the widget's own output area as a picture. ``.snapshot()`` shows the current figure as a static
+copy, captioned as the state when the notebook ran; a notebook saved without widget state shows a
+one-line description instead of the widget's repr. Data access goes through ``hepwb.data``; drawing
+goes through ``hepwb.plotting``.
 """
 
 from __future__ import annotations
 
+import ast
+import base64
+import html
+
 import ipywidgets as w
 import numpy as np
 import uproot
-from IPython.display import display
+from IPython.display import HTML, display
 
 from hepwb import data, plotting
 
@@ -22,14 +28,44 @@ def is_drawable_histogram(classname: str) -> bool:
 
 
 def _show(output: w.Output, figure) -> None:
-    """Put ``figure`` into ``output`` (only inside a running kernel; tests have none)."""
-    from IPython import get_ipython
+    """Replace what ``output`` shows by ``figure`` as a PNG picture.
 
-    if get_ipython() is None:
+    The picture goes into the Output widget's own list of outputs instead of through ``with output:
+    display(...)``, which routes by the kernel's current message and can land in JupyterLab's log
+    console when a control's callback draws.
+    """
+    if figure is None:
+        output.outputs = ()
         return
-    output.clear_output(wait=True)
-    with output:
-        display(figure)
+    from IPython.core.pylabtools import print_figure
+
+    png = base64.b64encode(print_figure(figure, "png", bbox_inches="tight")).decode("ascii")
+    output.outputs = ({"output_type": "display_data", "metadata": {},
+                       "data": {"image/png": png, "text/plain": "<Figure>"}},)
+
+
+def _error_line(message: str) -> str:
+    """A message as one red, HTML-escaped line (Python's '<unknown>' must not vanish as a tag)."""
+    return f"<span style='color:#b00'>{html.escape(message, quote=False)}</span>"
+
+
+class _Described:
+    """A widget that shows a one-line description, not its repr, where no widget can be drawn
+    (a committed notebook before its kernel runs, GitHub, nbconvert to text)."""
+
+    def describe(self) -> str:  # overridden
+        return type(self).__name__
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle:
+            bundle["text/plain"] = f"{self.describe()} (interactive widget: run the notebook to use it)"
+        return bundle
+
+    def snapshot(self):
+        """The current figure, captioned as a static copy of the widget's state when the notebook ran."""
+        display(HTML("<i>Static copy below: the widget above as it was when this notebook ran.</i>"))
+        return self.figure
 
 
 def not_shown_reason(classname: str) -> str:
@@ -42,7 +78,7 @@ def not_shown_reason(classname: str) -> str:
             "read this object with uproot")
 
 
-class RootBrowser(w.VBox):
+class RootBrowser(_Described, w.VBox):
     """Browse a ROOT file: TTrees and RNTuples with their branches / fields (type, entries), histograms.
 
     Choosing a branch (or an RNTuple field, nested ones as ``Muon.pt``) shows its histogram (the
@@ -54,7 +90,7 @@ class RootBrowser(w.VBox):
     >>> browser.figure                          # the current matplotlib figure
     """
 
-    def __init__(self, source, *, max_entries: int = 100_000, bins: int = 60):
+    def __init__(self, source, *, max_entries: int | None = 100_000, bins: int = 60):
         self.source = source
         self.file = data.open(source)
         self._schema = data.schema(source)  # units of our own datasets; empty for foreign files
@@ -82,8 +118,11 @@ class RootBrowser(w.VBox):
         self.filter.observe(lambda change: self._fill_branches(), names="value")
         self.branch_list.observe(self._on_branch, names="value")
         self.log_scale.observe(lambda change: self._redraw(), names="value")
-        controls = w.VBox([self.object_list, self.filter, self.branch_list, self.log_scale, self.status])
-        super().__init__([self.header, w.HBox([controls, self.output]), self.others])
+        controls = w.VBox([self.object_list, self.filter, self.branch_list, self.log_scale, self.status],
+                          layout=w.Layout(flex="0 0 auto", width="440px"))
+        # the plot wraps below the controls when the notebook is narrow, instead of covering them
+        super().__init__([self.header, w.HBox([controls, self.output], layout=w.Layout(flex_flow="row wrap")),
+                          self.others])
         self.add_class("hepwb-root-browser")
         self.path = data.shown_path(self.file.file_path)
         self.header.value = f"<b>{self.path}</b> &mdash; {len(self.objects)} objects"
@@ -146,6 +185,11 @@ class RootBrowser(w.VBox):
         rows = [f"{b}  {data.branch_type(tree, b)}  ({tree.num_entries})" for b in tree.keys()
                 if self.filter.value.lower() in b.lower()]
         self.branch_list.options = rows
+        if not rows:
+            self.figure, self.hists = None, {}
+            self.status.value = _error_line(f"no branch of {name} matches the filter {self.filter.value!r}")
+            _show(self.output, None)
+            return
         numeric = [row for row in rows if data.is_numeric(tree, row.split("  ")[0])]
         if numeric or rows:
             self.branch_list.value = (numeric or rows)[0]
@@ -168,13 +212,13 @@ class RootBrowser(w.VBox):
         if not data.is_numeric(tree, branch):
             kind = data.branch_type(tree, branch)
             hint = f"; pick one of its fields, {branch}.*" if kind.startswith("collection") else ""
-            self.status.value = f"<span style='color:#b00'>{branch} holds {kind}, not numbers: nothing to histogram{hint}</span>"
+            self.status.value = _error_line(f"{branch} holds {kind}, not numbers: nothing to histogram{hint}")
             return
         try:
             values = data.arrays(tree, [branch], entry_stop=self.max_entries)[branch]
             flat = plotting.to_flat_numpy(values)
         except Exception as error:  # a branch uproot cannot read (e.g. a streamed object)
-            self.status.value = f"<span style='color:#b00'>cannot histogram {branch}: {type(error).__name__}</span>"
+            self.status.value = _error_line(f"cannot histogram {branch}: {type(error).__name__}")
             return
         if len(flat) == 0:
             self.status.value = f"{branch}: no finite values"
@@ -191,7 +235,7 @@ class RootBrowser(w.VBox):
         plotting.plot_hists({"": h}, ax=ax, log=self.log_scale.value, data=not hepwb_dataset,
                             com=plotting.ENERGY_TEV if hepwb_dataset else None)
         self.figure = fig
-        shown = min(tree.num_entries, self.max_entries)
+        shown = tree.num_entries if self.max_entries is None else min(tree.num_entries, self.max_entries)
         self.status.value = f"{branch}: {len(flat)} values from {shown} of {tree.num_entries} entries"
         _show(self.output, fig)
 
@@ -207,11 +251,15 @@ class RootBrowser(w.VBox):
     def _unit(self, branch: str) -> str:
         return self._schema.get(branch, {}).get("unit", "")
 
+    def describe(self) -> str:
+        shown = f", showing {self.current_branch or self.current_object}" if self.objects else ""
+        return f"ROOT browser of {self.path}: {len(self.objects)} objects{shown}"
+
     def _is_hepwb_dataset(self) -> bool:
         return bool(self._schema)
 
 
-class HistogramExplorer(w.VBox):
+class HistogramExplorer(_Described, w.VBox):
     """Histogram a branch or an expression, with binning, range, log scale, a cut, and overlays.
 
     Parameters
@@ -257,15 +305,39 @@ class HistogramExplorer(w.VBox):
                                         description="overlay", layout=w.Layout(width="360px"))
         self.status = w.HTML()
         self.output = w.Output(layout=w.Layout(min_width="520px"))
-        for control in (self.expression, self.cut, self.bins, self.auto_range, self.low, self.high,
-                        self.log_scale, self.density, self.samples):
+        for control in (self.cut, self.bins, self.auto_range, self.log_scale, self.density, self.samples):
             control.observe(lambda change: self.update(), names="value")
+        self.expression.observe(self._on_expression, names="value")
+        for bound in (self.low, self.high):
+            bound.observe(self._on_bound, names="value")
+        #: True once the student typed a range: a new x then keeps it; otherwise each x takes its own
+        self.range_pinned = False
         controls = w.VBox([self.expression, self.cut, self.bins, self.auto_range, w.HBox([self.low, self.high]),
-                           w.HBox([self.log_scale, self.density]), self.samples, self.status])
-        super().__init__([w.HBox([controls, self.output])])
+                           w.HBox([self.log_scale, self.density]), self.samples, self.status],
+                          layout=w.Layout(flex="0 0 auto", width="380px"))
+        super().__init__([w.HBox([controls, self.output], layout=w.Layout(flex_flow="row wrap"))])
         self.add_class("hepwb-histogram-explorer")
         self._updating = False
         self.update()
+
+    def _on_expression(self, change) -> None:
+        if not self.range_pinned and not self.auto_range.value:
+            self._updating = True
+            self.auto_range.value = True  # the constructor's range belonged to the first x
+            self._updating = False
+        self.update()
+
+    def _on_bound(self, change) -> None:
+        if not self._updating:
+            self.range_pinned = True
+            self._updating = True
+            self.auto_range.value = False
+            self._updating = False
+        self.update()
+
+    def describe(self) -> str:
+        cut = f" with cut {self.cut.value}" if self.cut.value.strip() else ""
+        return f"histogram explorer of {self.tree.name}: {self.expression.value}{cut}"
 
     def _sample_names(self) -> list[str]:
         if self.split_by is None:
@@ -288,10 +360,15 @@ class HistogramExplorer(w.VBox):
             for key, value in settings.items():
                 if key == "range":
                     self.auto_range.value = value is None
+                    self.range_pinned = value is not None
                     if value is not None:
                         self.low.value, self.high.value = value
                 elif key == "samples":
                     self.samples.value = tuple(value)
+                elif key == "expression":
+                    self.expression.value = value
+                    if not self.range_pinned and "range" not in settings:
+                        self.auto_range.value = True
                 else:
                     getattr(self, key).value = value
         finally:
@@ -300,7 +377,7 @@ class HistogramExplorer(w.VBox):
 
     def values(self) -> dict[str, np.ndarray]:
         """The flattened values per selected sample for the current expression and cut."""
-        expression = self.expression.value.strip()
+        expression = data.python_expression(self.expression.value)
         columns = [expression] + ([self.split_by] if self.split_by else [])
         arrays = data.arrays(self.tree, columns, cut=self.cut.value.strip() or None, entry_stop=self.max_entries)
         x = arrays[expression]
@@ -309,6 +386,23 @@ class HistogramExplorer(w.VBox):
         key = arrays[self.split_by]
         return {name: plotting.to_flat_numpy(x[key == self._sample_values[name]]) for name in self.samples.value}
 
+    def _explain(self, error: Exception) -> str:
+        """One readable line: which field (x or cut) is wrong, and what is accepted."""
+        for field, text in (("x", self.expression.value), ("cut", self.cut.value)):
+            if not text.strip():
+                continue
+            try:
+                ast.parse(data.python_expression(text), mode="eval")
+            except SyntaxError:
+                return (f"{field}: cannot read {text.strip()!r}; write Python with branch names, e.g. "
+                        "(mass_mmdt > 60) & (mass_mmdt < 100) or sqrt(jet_mass / jet_pt); "
+                        "ROOT's &&, || and ! are accepted too")
+        missing = getattr(error, "key", None)
+        if missing is not None:
+            return f"no branch named {missing!r} (names are case-sensitive)"
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        return f"{type(error).__name__}: {first_line[:200]}"
+
     def update(self) -> None:
         """Recompute and redraw (called on every control change)."""
         if getattr(self, "_updating", False):
@@ -316,8 +410,8 @@ class HistogramExplorer(w.VBox):
         try:
             per_sample = self.values()
         except Exception as error:  # a typo in an expression or cut must not kill the widget
-            self.status.value = (f"<span style='color:#b00'>{type(error).__name__}: {error}</span><br>"
-                                 f"branches: {', '.join(self.branches[:40])}{' ...' if len(self.branches) > 40 else ''}")
+            self.status.value = _error_line(self._explain(error)) + (
+                f"<br>branches: {', '.join(self.branches[:40])}{' ...' if len(self.branches) > 40 else ''}")
             return
         everything = np.concatenate(list(per_sample.values())) if per_sample else np.zeros(0)
         if self.auto_range.value:
@@ -325,7 +419,7 @@ class HistogramExplorer(w.VBox):
         else:
             lo, hi = self.low.value, self.high.value
             if not hi > lo:
-                self.status.value = f"<span style='color:#b00'>range: 'to' ({hi}) must exceed 'from' ({lo})</span>"
+                self.status.value = _error_line(f"range: 'to' ({hi}) must exceed 'from' ({lo})")
                 return
         label = self.expression.value
         unit = self._schema.get(label, {}).get("unit", "")
@@ -336,11 +430,11 @@ class HistogramExplorer(w.VBox):
         plotting.plot_hists(self.hists, ax=ax, density=self.density.value, log=self.log_scale.value, xlabel=label)
         self.figure = fig
         counts = ", ".join(f"{k}: {len(v)}" for k, v in per_sample.items())
-        self.status.value = f"entries: {counts}"
+        self.status.value = f"entries: {counts}; x from {lo:.4g} to {hi:.4g}"
         _show(self.output, fig)
 
 
-class TrainingMonitor(w.VBox):
+class TrainingMonitor(_Described, w.VBox):
     """Live loss and accuracy curves while a Keras model trains.
 
     Use ``monitor.callback()`` in ``model.fit(callbacks=[...])`` (or ``hepwb.models.taggers.train``).
@@ -379,12 +473,16 @@ class TrainingMonitor(w.VBox):
         self.figure = self.plot()
         _show(self.output, self.figure)
 
+    def describe(self) -> str:
+        epochs = len(next(iter(self.history.values()), []))
+        return f"training monitor of {self.title}: {epochs} epochs"
+
     def plot(self):
         """Loss and accuracy against epoch, training and validation."""
         return plotting.training_curves(self.history, self.title)
 
 
-class WorkingPointPicker(w.VBox):
+class WorkingPointPicker(_Described, w.VBox):
     """Pick a class and a signal efficiency; see the threshold, background rejection and the
     fraction of each true class that the cut tags.
 
@@ -408,6 +506,10 @@ class WorkingPointPicker(w.VBox):
         super().__init__([w.HBox([self.signal_class, self.efficiency]), self.summary, self.output])
         self.add_class("hepwb-working-point")
         self.update()
+
+    def describe(self) -> str:
+        return (f"working point for {self.signal_class.value} jets at signal efficiency {self.efficiency.value:.2f}: "
+                f"threshold {self.point['threshold']:.3f}, rejection {self.point['background_rejection']:.1f}")
 
     def update(self) -> None:
         self.point = self._metrics.working_point(self.labels, self.scores, self.classes, self.signal_class.value,

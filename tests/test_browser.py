@@ -2,7 +2,8 @@
 
 Skips where Debian's Chromium (/usr/bin/chromium) is absent. Runs a copy of 00_root_data (so
 JupyterLab's autosave cannot touch the committed notebook), checks that the ROOT browser and the
-histogram explorer render and react to a change, and saves screenshots in results/browser-test/.
+histogram explorer render and react: another branch, a filter that matches nothing, the cut that the
+notebook suggests (spelt as in ROOT) and a change of x; saves screenshots in results/browser-test/.
 """
 
 from __future__ import annotations
@@ -133,14 +134,34 @@ def _drive(page, url):
     assert after != before
     page.screenshot(path=str(SCREENSHOTS / "root-browser-met.png"))
 
-    # type a cut into the histogram explorer: its picture changes too
-    page.locator(".hepwb-histogram-explorer").first.scroll_into_view_if_needed()
+    # a filter that matches no branch: the browser says so and shows no picture
+    browser = page.locator(".hepwb-root-browser").first
+    browser.locator("input[placeholder='filter branches (e.g. Muon_)']").fill("zzz")
+    browser.get_by_text("no branch of events matches the filter 'zzz'").wait_for(timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('.hepwb-root-browser')[0].querySelectorAll('img').length == 0",
+                           timeout=60_000)
+    page.screenshot(path=str(SCREENSHOTS / "root-browser-no-match.png"))
+
+    # the cut that 00 suggests, as ROOT spells it: the explorer's picture changes and it reports no error
+    explorer = page.locator(".hepwb-histogram-explorer").first
+    explorer.scroll_into_view_if_needed()
     before = _image_source(page, "hepwb-histogram-explorer")
-    cut = page.locator(".hepwb-histogram-explorer input[placeholder='e.g. jet_pt > 900']").first
-    cut.fill("mass_mmdt > 60")
+    cut = explorer.locator("input[placeholder='e.g. jet_pt > 900']")
+    cut.fill("mass_mmdt > 60 && mass_mmdt < 100")
     cut.press("Enter")
-    _wait_for_new_image(page, "hepwb-histogram-explorer", before)
+    before = _wait_for_new_image(page, "hepwb-histogram-explorer", before)
+    assert "x from 0 to 250" in explorer.inner_text() and "cannot read" not in explorer.inner_text()
     page.screenshot(path=str(SCREENSHOTS / "histogram-explorer.png"))
+
+    # a new x takes its own range (D2 lies below 10), not the 0-250 GeV of the mass
+    x = explorer.locator("input").first
+    x.fill("d2_b1_mmdt")
+    x.press("Enter")
+    _wait_for_new_image(page, "hepwb-histogram-explorer", before)
+    status = explorer.inner_text()
+    upper = float(status.split("x from ")[1].split(" to ")[1].split()[0])
+    assert upper < 20, status
+    page.screenshot(path=str(SCREENSHOTS / "histogram-explorer-d2.png"))
 
     # the RNTuple of section 7 in the second browser: its header names it, a field's histogram is drawn
     rntuple = page.locator(".hepwb-root-browser").nth(1)

@@ -115,3 +115,76 @@ def test_working_point_picker_updates_with_the_controls():
     picker.signal_class.value = "a"
     assert picker.point["tagged_fraction_per_class"]["a"]["tagged"] == pytest.approx(0.2, abs=0.02)
     assert "rejection" in picker.summary.value
+
+
+def test_explorer_takes_root_style_cuts_and_explains_a_bad_one_in_one_escaped_line():
+    explorer = widgets.HistogramExplorer("jets", "mass_mmdt", split_by="label", split_labels=JET_CLASSES,
+                                         max_entries=20_000)
+    explorer.set(cut="mass_mmdt > 60 && mass_mmdt < 100")  # as in ROOT's TTree::Draw
+    assert explorer.status.value.startswith("entries:")
+    python_style = {k: h.sum().value for k, h in explorer.hists.items()}
+    explorer.set(cut="(mass_mmdt > 60) & (mass_mmdt < 100)")
+    assert {k: h.sum().value for k, h in explorer.hists.items()} == python_style
+    assert python_style["W"] > 5 * python_style["gluon"]
+    explorer.set(cut="mass_mmdt > 60 &&& < 100")
+    status = explorer.status.value
+    assert "cut: cannot read" in status and "&amp;&amp;&amp; &lt; 100" in status  # escaped, not swallowed as a tag
+    assert status.count("<br>") == 1  # the line, then the branch list
+
+
+def test_explorer_gives_a_new_x_its_own_range_unless_the_student_pinned_one():
+    explorer = widgets.HistogramExplorer("jets", "mass_mmdt", range=(0, 250), max_entries=5000)
+    assert explorer.hists["all"].axes[0].edges[-1] == 250
+    explorer.expression.value = "d2_b1_mmdt"  # as a student types it
+    edges = explorer.hists["all"].axes[0].edges
+    assert edges[-1] < 20 and explorer.hists["all"].sum().value > 0.99 * 5000 * 0.99
+    explorer.high.value, explorer.low.value = 3.0, 0.5  # the student pins a range
+    explorer.expression.value = "n2_b1_mmdt"
+    assert explorer.hists["all"].axes[0].edges[[0, -1]].tolist() == [0.5, 3.0]
+
+
+def test_browser_says_when_the_filter_matches_nothing_and_clears_the_plot():
+    browser = widgets.RootBrowser("zmumu")
+    assert browser.output.outputs and "image/png" in browser.output.outputs[0]["data"]  # drawn into its own area
+    browser.filter.value = "no_such_branch"
+    assert browser.figure is None and browser.hists == {} and browser.output.outputs == ()
+    assert "no branch of events matches the filter 'no_such_branch'" in browser.status.value
+    browser.filter.value = "m_l"
+    assert browser.current_branch == "m_ll" and browser.figure is not None
+
+
+def test_widgets_describe_themselves_in_one_line_instead_of_their_repr():
+    browser = widgets.RootBrowser("zmumu", max_entries=1000)
+    text = browser._repr_mimebundle_()["text/plain"]
+    assert text.startswith("ROOT browser of data/zmumu.root: 1 objects") and "children=" not in text
+    assert "1000 of" in browser.status.value  # max_entries honoured
+    explorer = widgets.HistogramExplorer("jets", "mass_mmdt", cut="jet_pt > 900", max_entries=1000)
+    assert explorer._repr_mimebundle_()["text/plain"].startswith("histogram explorer of jets: mass_mmdt with cut")
+
+
+def test_every_expression_00_suggests_works_in_the_explorer():
+    import ast
+    import json
+    import re
+
+    from hepwb import batch
+
+    notebook = json.loads((batch.NOTEBOOK_DIR / "00_root_data.ipynb").read_text())
+    text = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    branches = {name: set(data.tree(name).keys()) for name in ("jets", "zmumu")}
+    tried = 0
+    for span in re.findall(r"`([^`]+)`", text):
+        try:
+            names = {n.id for n in ast.walk(ast.parse(data.python_expression(span), mode="eval"))
+                     if isinstance(n, ast.Name)}
+        except SyntaxError:
+            continue  # prose in backticks (a file name, a command)
+        for dataset, known in branches.items():
+            if names and names <= known:
+                explorer = widgets.HistogramExplorer(dataset, max_entries=2000)
+                is_cut = any(isinstance(n, (ast.Compare, ast.BitAnd)) for n in
+                             ast.walk(ast.parse(data.python_expression(span), mode="eval")))
+                explorer.set(**({"cut": span} if is_cut else {"expression": span}))
+                assert explorer.status.value.startswith("entries:"), (span, explorer.status.value)
+                tried += 1
+    assert tried >= 3  # the cut, the D2 expression, n_vertices > 25 ...
