@@ -18,6 +18,7 @@ import time
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from hepwb import parameters as notebook_parameters
@@ -205,27 +206,54 @@ def unique_metric_keys(names) -> dict[str, str]:
     return keys
 
 
-def write_metrics(output_dir: Path | str, metrics: dict, *, headline_keys: list[str] | None = None,
-                  started: float | None = None) -> Path:
-    """Write a notebook's ``metrics.json`` (atomically), adding its peak memory and run time.
+def flatten_metrics(*groups: dict) -> dict:
+    """Plain dictionaries, nested or not, as one flat {metric key: value} dictionary.
 
-    ``headline_keys`` picks the metrics the batch summary shows; ``started`` is a
-    ``time.time()`` stamp taken at the top of the notebook.
+    Nested keys are joined with ``metric_key``: ``{"AE": {"A → 4ℓ": {"tpr": 0.2}}}`` gives ``AE_A_4l_tpr``;
+    NumPy scalars become Python numbers. Two entries that end up with the same key are refused.
     """
-    metrics = dict(metrics)
+    flat: dict = {}
+
+    def add(prefix: tuple, value) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                add((*prefix, key), inner)
+            return
+        key = metric_key(*prefix)
+        if key in flat:
+            raise ValueError(f"two metrics would share the key {key!r}; rename one")
+        flat[key] = value.item() if isinstance(value, np.generic) else value
+
+    for group in groups:
+        add((), group)
+    return flat
+
+
+def write_metrics(output_dir: Path | str, *groups: dict, headline: list[str] | None = None) -> None:
+    """Write a notebook's ``metrics.json`` (atomically) from plain dictionaries; print where it went.
+
+    ``groups`` are flattened with ``flatten_metrics``; the file adds the peak memory of the process
+    and the wall time since ``hepwb`` was imported (a notebook's first cell). ``headline`` picks the
+    metrics that ``hepwb run``'s summary shows.
+    """
+    import hepwb
+
+    metrics = flatten_metrics(*groups)
     for key, value in metrics.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"metric {key!r} is {value}; metrics must be finite")
     metrics["peak_memory_mb"] = round(peak_memory_mb(), 1)
-    if started is not None:
-        metrics["wall_seconds"] = round(time.time() - started, 1)
-    if headline_keys:
-        missing = [k for k in headline_keys if k not in metrics]
+    metrics["wall_seconds"] = round(time.time() - hepwb.IMPORTED_AT, 1)
+    if headline:
+        missing = [k for k in headline if k not in metrics]
         if missing:
             raise KeyError(f"headline metrics {missing} are not among {sorted(metrics)}")
-        metrics["headline"] = {k: metrics[k] for k in headline_keys}
+        metrics["headline"] = {k: metrics[k] for k in headline}
     path = Path(output_dir) / "metrics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2, default=float) + "\n")
-    return path
+    from hepwb.data import shown_path
+
+    print(f"{len(metrics) - 2 - bool(headline)} metrics written to {shown_path(path)} "
+          f"({metrics['wall_seconds']:.0f} s since hepwb was imported, peak memory {metrics['peak_memory_mb']:.0f} MB)")

@@ -192,3 +192,37 @@ def split(events: L1Events, *, train_fraction: float = 0.5, background=BACKGROUN
     n_train = int(train_fraction * len(background_events))
     signal_events = {name: events.of(name) for name in signals if name in events.samples}
     return background_events.subset(order[:n_train]), background_events.subset(order[n_train:]), signal_events
+
+
+def read_adc2021_files(files: dict[str, str | os.PathLike], *, max_events: int | None = None
+                       ) -> tuple[L1Events, tuple[str, ...], tuple[str, ...]]:
+    """Public ADC2021 files, one process per file (``{"background": "bkg.h5", "A to 4 leptons": ...}``),
+    merged into one ``L1Events``; the first file is the background, the others the signals.
+
+    Returns (events, background names, signal names). Names may be free text; each must give its own
+    metric key (``batch.unique_metric_keys``), so that the notebook's numbers do not overwrite each other.
+    """
+    from hepwb.batch import unique_metric_keys
+
+    if not files:
+        raise ValueError("adc2021_files is empty: give {name: path}, the background first")
+    unique_metric_keys(files)
+    parts = {name: read_adc2021(path, max_events=max_events, sample_name=name) for name, path in files.items()}
+    names = tuple(parts)
+    events = L1Events(np.concatenate([p.particles for p in parts.values()]),
+                      np.concatenate([np.full(len(p), i) for i, p in enumerate(parts.values())]), names, "ADC2021")
+    return events, names[:1], names[1:]
+
+
+def sample_table(events: L1Events, background: tuple[str, ...]):
+    """Per sample: events, role (background or signal) and the mean number of electrons, muons and jets."""
+    import pandas as pd
+
+    rows = {}
+    for i, name in enumerate(events.samples):
+        types = events.particles[events.sample == i, :, 3]
+        rows[name] = {"events": int(np.sum(events.sample == i)),
+                      "role": "background" if name in background else "signal",
+                      **{f"{group}s / event": round(float((types == OBJECTS[group][0]).sum(axis=1).mean()), 2)
+                         for group in ("electron", "muon", "jet")}}
+    return pd.DataFrame(rows).T

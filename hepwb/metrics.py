@@ -297,3 +297,13 @@ def anomaly_report(background_scores, signal_scores: dict, fpr: float) -> dict[s
         report[name] = {"auc": float(roc_auc_score(truth, everything)), "roc": (curve_fpr, curve_tpr),
                         **tpr_at_fpr(background, scores, fpr)}
     return report
+
+
+def anomaly_table(reports: dict[str, dict[str, dict]]):
+    """One row per (model, signal) of ``anomaly_report`` results: AUC, TPR and FPR with their errors, rate."""
+    import pandas as pd
+
+    return pd.DataFrame([{"model": model, "signal": signal, "AUC": r["auc"],
+                          "TPR @ FPR": f"{r['tpr']:.3f} ± {r['tpr_error']:.3f}",
+                          "FPR": f"{r['fpr']:.1e} ± {r['fpr_error']:.0e}", "rate [kHz]": r["rate_hz"] / 1e3}
+                         for model, per_signal in reports.items() for signal, r in per_signal.items()])

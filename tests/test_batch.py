@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import nbformat
+import numpy as np
 import pytest
 
 from hepwb import batch, parameters
@@ -20,7 +21,7 @@ def _notebook(path, *sources, parameters="x = 1\noutput_dir = '.'"):
     return path
 
 
-GOOD = "from hepwb.batch import write_metrics\nwrite_metrics(output_dir, {'answer': 42.0 * x}, headline_keys=['answer'])"
+GOOD = "from hepwb.batch import write_metrics\nwrite_metrics(output_dir, {'answer': 42.0 * x}, headline=['answer'])"
 
 
 def test_failing_notebook_is_reported_with_its_cell(tmp_path):
@@ -181,3 +182,14 @@ def test_notebooks_run_as_tasks_on_a_dask_scheduler(tmp_path):
         results = batch.run_notebooks([str(good)], preset="school", out_dir=tmp_path / "out",
                                       scheduler=cluster.scheduler_address)
     assert [r["status"] for r in results] == ["ok"] and results[0]["metrics"]["answer"] == 42.0
+
+
+def test_metrics_from_nested_plain_dictionaries(tmp_path, capsys):
+    reports = {"AE": {"A → 4ℓ": {"tpr": np.float32(0.25), "auc": 0.9}}, "PCA": {"A → 4ℓ": {"tpr": 0.1}}}
+    batch.write_metrics(tmp_path, {"fpr": 1e-3}, reports, headline=["AE_A_4l_tpr"])
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["AE_A_4l_tpr"] == 0.25 and written["PCA_A_4l_tpr"] == 0.1 and written["fpr"] == 1e-3
+    assert written["headline"] == {"AE_A_4l_tpr": 0.25} and written["wall_seconds"] > 0
+    assert "4 metrics written to" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="share the key 'a_b'"):
+        batch.flatten_metrics({"a b": 1}, {"a": {"b": 2}})

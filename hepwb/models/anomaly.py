@@ -292,3 +292,65 @@ def image_scores(model, images: np.ndarray, batch_size: int = 2048) -> np.ndarra
     """(n,) mean squared pixel difference between each jet image and its reconstruction."""
     reconstruction = model.predict(images, batch_size=batch_size, verbose=0)
     return np.mean((np.asarray(images, np.float64) - reconstruction) ** 2, axis=(1, 2))
+
+
+# ---- uses: detector monitoring and the trigger path --------------------------------------------
+
+def monitor_faults(model, faults, n_events: int, *, monitoring_fpr: float = 0.1, seed: int = 1):
+    """Which detector component broke? Data-quality monitoring with a trained autoencoder.
+
+    For each fault of ``hepwb.l1data.FAULTS`` the same ``n_events`` events go through the healthy and
+    the faulty detector. Per fault: the median scores, the fraction of faulty events above the healthy
+    run's (1 - monitoring_fpr) quantile, the two-sample KS p-value of the scores (run level), and per
+    object group the KS statistic of its loss contributions; the largest one names the blamed object.
+    Returns (table with one row per fault, mean loss share per object: {"healthy" or fault: {group: share}}).
+    """
+    import pandas as pd
+    from scipy.stats import ks_2samp
+
+    from hepwb import l1data
+
+    rows, shares = [], {}
+    for fault in faults:
+        healthy, faulty = l1data.simulate_fault(fault, n_events, seed=seed)
+        score, parts = {}, {}
+        for name, sample in (("healthy", healthy), ("faulty", faulty)):
+            x = l1data.network_inputs(sample.particles)
+            reconstruction = model.predict(x, verbose=0)
+            score[name], parts[name] = reconstruction_score(x, reconstruction), loss_contributions(x, reconstruction)
+        threshold = np.quantile(score["healthy"], 1 - monitoring_fpr)
+        shift = {group: ks_2samp(parts["healthy"][group], parts["faulty"][group]).statistic for group in OBJECTS}
+        rows.append({"fault": fault, "median score, healthy": np.median(score["healthy"]),
+                     "median score, faulty": np.median(score["faulty"]),
+                     "faulty events flagged": np.mean(score["faulty"] > threshold),
+                     "run p-value (KS of scores)": ks_2samp(score["healthy"], score["faulty"]).pvalue,
+                     "blamed object": max(shift, key=shift.get), **{f"KS {group}": shift[group] for group in OBJECTS}})
+        shares.setdefault("healthy", {group: parts["healthy"][group].mean() for group in OBJECTS})
+        shares[fault] = {group: parts["faulty"][group].mean() for group in OBJECTS}
+    return pd.DataFrame(rows).set_index("fault"), shares
+
+
+def trigger_agreement(keras_model, hls_model, x_background: np.ndarray, x_signals: dict[str, np.ndarray],
+                      fpr: float) -> dict:
+    """The quantized autoencoder in Keras and in hls4ml's C simulation, scored the same way.
+
+    The firmware computes the raw reconstruction; the bounding (``bound_outputs``) and the masked
+    error are applied to its outputs as to Keras's. Returns the background scores of both
+    ("keras", "hls", arrays (n,)), their correlation, and per signal the TPR at ``fpr`` of each and
+    their relative difference (None where QKeras finds nothing).
+    """
+    from hepwb import fpga
+    from hepwb.metrics import tpr_at_fpr
+
+    def scores(x):
+        return (autoencoder_scores(keras_model, x),
+                reconstruction_score(x, bound_outputs(fpga.predict(hls_model, x))))
+
+    keras_background, hls_background = scores(x_background)
+    per_signal = {}
+    for signal, x in x_signals.items():
+        keras_signal, hls_signal = scores(x)
+        k, h = tpr_at_fpr(keras_background, keras_signal, fpr)["tpr"], tpr_at_fpr(hls_background, hls_signal, fpr)["tpr"]
+        per_signal[signal] = {"TPR QKeras": k, "TPR hls4ml": h, "relative difference": (h - k) / k if k > 0 else None}
+    return {"keras": keras_background, "hls": hls_background, "signals": per_signal,
+            "correlation": float(np.corrcoef(keras_background, hls_background)[0, 1])}

@@ -16,6 +16,12 @@ import numpy as np
 from hepwb.models.taggers import set_seed
 
 KINDS = ("gan", "wgan-gp")
+
+
+def check_kind(kind: str) -> None:
+    """Refuse an unknown model kind before any data is read or any training starts."""
+    if kind not in KINDS:
+        raise ValueError(f"model must be one of {KINDS}, got {kind!r}")
 #: the columns of the checkpoint table and the rule that picks the best one (see ``choose_checkpoint``)
 CHECKPOINT_COLUMNS = ("ks_m_ll", "ks_met_phi", "ks_mu1_iso", "statistics_score", "fpd")
 

@@ -208,28 +208,37 @@ def model_inputs(name: str, sample, scaler: StandardScaler | None = None):
     raise ValueError(f"unknown model {name!r}; choose from {list(MODEL_NAMES)}")
 
 
-def fit_and_score(name: str, train_sample, val_sample, test_sample, *, scaler: StandardScaler | None = None,
-                  epochs: int = 30, batch_size: int = 256, patience: int = 5, seed: int = 1, callbacks=()):
-    """Build, train (early stopping on the validation split) and score one model on the test split.
-
-    Returns (model, history dict with ``seconds`` and ``jets_per_second``, test scores (n, n_classes)).
-    """
+def build(name: str, train_sample, *, seed: int = 1):
+    """The Keras model ``name`` ("hls4ml", "pfn", "cnn") for the shapes of a JetSample; None for "bdt"."""
     n_classes = len(train_sample.classes)
+    if name == "bdt":
+        return None
+    if name == "hls4ml":
+        return dense_tagger(train_sample.features.shape[1], n_classes, seed=seed)
+    if name == "pfn":
+        return particle_flow_network(*train_sample.particles.shape[1:], n_classes,
+                                     real_particles=train_sample.particles[train_sample.mask], seed=seed)
+    if name == "cnn":
+        return jet_image_cnn(train_sample.images.shape[1], n_classes, seed=seed)
+    raise ValueError(f"unknown model {name!r}; choose from {list(MODEL_NAMES)}")
+
+
+def fit_and_score(name: str, train_sample, val_sample, test_sample, *, model=None,
+                  scaler: StandardScaler | None = None, epochs: int = 30, batch_size: int = 256, patience: int = 5,
+                  seed: int = 1, callbacks=()):
+    """Train (early stopping on the validation split) and score one model on the test split.
+
+    ``model``: a Keras model from ``build`` (built here when None). Returns (model, history dict with
+    ``seconds`` and ``jets_per_second``, test scores (n, n_classes)).
+    """
     if name == "bdt":
         started = time.perf_counter()
         model = gradient_boosted_baseline(train_sample.features, train_sample.labels, seed=seed)
         seconds = time.perf_counter() - started
         history = {"seconds": seconds, "jets_per_second": model.n_iter_ * len(train_sample) / seconds}
         return model, history, model.predict_proba(test_sample.features)
-    if name == "hls4ml":
-        model = dense_tagger(train_sample.features.shape[1], n_classes, seed=seed)
-    elif name == "pfn":
-        model = particle_flow_network(*train_sample.particles.shape[1:], n_classes,
-                                      real_particles=train_sample.particles[train_sample.mask], seed=seed)
-    elif name == "cnn":
-        model = jet_image_cnn(train_sample.images.shape[1], n_classes, seed=seed)
-    else:
-        raise ValueError(f"unknown model {name!r}; choose from {list(MODEL_NAMES)}")
+    if model is None:
+        model = build(name, train_sample, seed=seed)
     history = train(model, model_inputs(name, train_sample, scaler), train_sample.labels,
                     model_inputs(name, val_sample, scaler), val_sample.labels, epochs=epochs,
                     batch_size=batch_size, patience=patience, callbacks=callbacks, seed=seed)
