@@ -191,3 +191,18 @@ def test_vae_and_pca_give_finite_scores(small_l1):
     assert np.isfinite(pca.scores(x)).all()
     with pytest.raises(ValueError, match="beta"):
         anomaly.VariationalAutoencoder(beta=-1)
+
+
+def test_adc2021_files_merge_with_the_first_as_background(small_l1, tmp_path):
+    events = l1data.load_l1_events(small_l1)
+    background = l1data.write_adc2021(tmp_path / "bkg.h5", events.of(*l1data.BACKGROUND_SAMPLES))
+    signal = l1data.write_adc2021(tmp_path / "sig.h5", events.of("scalar_4l"))
+    merged, backgrounds, signals = l1data.read_adc2021_files({"SM": background, "A → 4ℓ": signal})
+    assert backgrounds == ("SM",) and signals == ("A → 4ℓ",)
+    assert len(merged.of("A → 4ℓ")) == len(events.of("scalar_4l"))
+    assert len(merged.of("SM")) == len(events.of(*l1data.BACKGROUND_SAMPLES))
+    table = l1data.sample_table(merged, backgrounds)
+    assert table.loc["SM", "role"] == "background" and table.loc["A → 4ℓ", "role"] == "signal"
+    assert table.loc["A → 4ℓ", "electrons / event"] + table.loc["A → 4ℓ", "muons / event"] > 2  # four leptons
+    with pytest.raises(ValueError, match="both become the metric key 'A_B'"):
+        l1data.read_adc2021_files({"A B": background, "A+B": signal})

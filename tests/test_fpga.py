@@ -152,3 +152,24 @@ def test_exported_project_carries_firmware_and_instructions(trained_tagger, tmp_
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["tagger.tar.gz"]
     with pytest.raises(FileNotFoundError, match="not an hls4ml project"):
         fpga.export_project(tmp_path / "out", tmp_path / "x.tar.gz")
+
+
+def test_cost_table_has_one_row_per_model_and_reuse_factor():
+    model = taggers.dense_tagger(seed=1)
+    costs = fpga.cost_table({"float": model}, {"float": 16}, reuse_factors=(1, 2, 4))
+    assert costs["reuse factor"].tolist() == [1, 2, 4]
+    # 16*64 + 64*32 + 32*32 + 32*5 = 4256 multipliers when fully parallel, halved per doubling of reuse
+    assert costs["multipliers"].tolist() == [4256, 2128, 1064]
+    assert costs["firmware BOPs"].nunique() == 1 and costs["firmware BOPs"].iloc[0] > 1e6
+    assert (costs["latency [cycles]"].diff().dropna() > 0).all()
+
+
+def test_wide_softmax_tables_reach_only_the_softmax():
+    import hls4ml
+
+    model = taggers.dense_tagger(seed=1)
+    config = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis")
+    fpga.wide_softmax_tables(config, model)
+    assert config["LayerName"]["softmax"]["TableSize"] == fpga.SOFTMAX_TABLE_SIZE
+    assert config["LayerName"]["softmax"]["Precision"]["exp_table"] == fpga.SOFTMAX_TABLE
+    assert config["LayerName"]["relu1"]["TableSize"] == 1024  # hls4ml's default, untouched
