@@ -1,0 +1,84 @@
+"""The committed notebooks as a student reads them: short cells, every figure shown, clean outputs.
+
+These read the committed ``.ipynb`` files (the outputs of a school run), so they are fast and fail
+when a notebook was committed without re-running it after a change that broke one of these rules.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+
+import pytest
+
+from hepwb import batch, plotting
+
+NOTEBOOKS = sorted(batch.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+MAX_CELL_LINES = 15
+
+#: hepwb.plotting's functions that draw (they return a Figure), and new_figure, which starts one
+DRAWING = sorted(name for name, function in inspect.getmembers(plotting, inspect.isfunction)
+                 if function.__module__ == plotting.__name__
+                 and (inspect.signature(function).return_annotation in ("Figure", plotting.Figure)
+                      or name == "new_figure"))
+DRAWS = re.compile(rf"\bplotting\.({'|'.join(DRAWING)})\(|\bplt\.|\.snapshot\(\)")
+
+#: what must never reach a committed output, with the reason
+NOISE = {
+    "an absolute path": re.compile(r"(?<![\w.~])/(?:home|root|work|tmp|usr|opt|var|Users|private)/"),
+    "a TensorFlow log line": re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |WARNING:tensorflow|oneDNN",
+                                        re.M),
+    "the FastJet banner": re.compile(r"FastJet release|Cacciari, G\.P\. Salam"),
+    "a traceback": re.compile(r"Traceback \(most recent call last\)"),
+    "progress-bar control characters": re.compile(r"[\x08\r\x1b]"),
+    "a widget's repr": re.compile(r"\w+\(children=\("),
+}
+
+
+def _cells(path):
+    notebook = json.loads(path.read_text())
+    return [(i, cell) for i, cell in enumerate(notebook["cells"]) if cell["cell_type"] == "code"]
+
+
+def _texts(cell):
+    for output in cell.get("outputs", []):
+        if output["output_type"] == "error":
+            yield "Traceback (most recent call last): " + output.get("ename", "")
+        if output["output_type"] == "stream":
+            yield "".join(output["text"])
+        for mime, value in output.get("data", {}).items():
+            if mime.startswith("text/"):
+                yield "".join(value)
+
+
+def test_the_drawing_functions_are_found():
+    assert {"plot_hists", "compare", "roc_figure", "anomaly_score_figure", "new_figure"} <= set(DRAWING)
+    assert "histogram" not in DRAWING and "to_flat_numpy" not in DRAWING
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_code_cell_is_longer_than_15_lines(path):
+    long = {i: len("".join(cell["source"]).splitlines()) for i, cell in _cells(path)
+            if len("".join(cell["source"]).splitlines()) > MAX_CELL_LINES}
+    assert not long, f"{path.name}: code cells over {MAX_CELL_LINES} lines (cell: lines): {long}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_cell_that_draws_shows_a_picture(path):
+    lost = [i for i, cell in _cells(path) if DRAWS.search("".join(cell["source"]))
+            and not any("image/png" in output.get("data", {}) for output in cell.get("outputs", []))]
+    assert not lost, f"{path.name}: cells {lost} draw a figure but show none (end the cell with it, or display it)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_outputs_are_free_of_paths_logs_banners_and_tracebacks(path):
+    found = [f"cell {i}: {what}: {match.group(0)!r}" for i, cell in _cells(path) for text in _texts(cell)
+             for what, pattern in NOISE.items() for match in [pattern.search(text)] if match]
+    assert not found, f"{path.name}:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_committed_notebook_was_run_from_top_to_bottom(path):
+    counts = [cell.get("execution_count") for _, cell in _cells(path)]
+    assert None not in counts and counts == sorted(counts), f"{path.name}: execution counts {counts}"
