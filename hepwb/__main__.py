@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a notebook parameter (repeatable)")
     run.add_argument("--scheduler", default=None, help="run the notebooks as tasks on this Dask scheduler")
 
+    results = commands.add_parser("results", help="write docs/results.md from the summary of a hepwb run")
+    results.add_argument("run_dir", type=Path, help="the --out folder of a run, e.g. results/full")
+    results.add_argument("--page", type=Path, default=None, help="the page to write (default: docs/results.md)")
+
     commands.add_parser("datasets", help="list the datasets the manifests know")
     return parser
 
@@ -81,6 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         for r in failed:
             print(f"FAILED: {r['notebook']}: {r['error']}", file=sys.stderr)
         return 1 if failed else 0
+    if args.command == "results":
+        from hepwb import results as results_page
+
+        try:
+            page = results_page.write_page(args.run_dir, **({"page": args.page} if args.page else {}))
+        except (OSError, KeyError, ValueError) as error:
+            print(f"hepwb results: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {page} and {results_page.SUMMARY_COPY}")
+        return 0
     if args.command == "datasets":
         from hepwb.data import list_datasets
 
