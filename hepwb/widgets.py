@@ -416,6 +416,11 @@ class HistogramExplorer(_Described, w.VBox):
         everything = np.concatenate(list(per_sample.values())) if per_sample else np.zeros(0)
         if self.auto_range.value:
             lo, hi = plotting.auto_range(everything)
+            self._updating = True  # show the automatic range in the boxes without pinning it
+            try:
+                self.low.value, self.high.value = float(f"{lo:.4g}"), float(f"{hi:.4g}")
+            finally:
+                self._updating = False
         else:
             lo, hi = self.low.value, self.high.value
             if not hi > lo:

@@ -138,6 +138,7 @@ def test_explorer_gives_a_new_x_its_own_range_unless_the_student_pinned_one():
     explorer.expression.value = "d2_b1_mmdt"  # as a student types it
     edges = explorer.hists["all"].axes[0].edges
     assert edges[-1] < 20 and explorer.hists["all"].sum().value > 0.99 * 5000 * 0.99
+    assert explorer.high.value == pytest.approx(edges[-1], rel=1e-3) and not explorer.range_pinned  # boxes follow
     explorer.high.value, explorer.low.value = 3.0, 0.5  # the student pins a range
     explorer.expression.value = "n2_b1_mmdt"
     assert explorer.hists["all"].axes[0].edges[[0, -1]].tolist() == [0.5, 3.0]
