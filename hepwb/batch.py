@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import resource
 import sys
@@ -66,6 +67,26 @@ def parameters_for(notebook: Path, preset: str, overrides: dict | None = None, p
     return params
 
 
+def local_kernel_manager():
+    """The kernel manager for notebooks run here: Unix sockets (IPC) instead of TCP on 127.0.0.1.
+
+    A kernel on this machine needs no network port, and ipykernel then has no reason to warn on every
+    run that TCP is unencrypted. TCP stays where Unix sockets cannot serve: not POSIX, or a Jupyter
+    runtime folder so deep that a socket path would pass the 107-character limit of Unix sockets.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.paths import jupyter_runtime_dir
+    from traitlets import default
+
+    class LocalKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            # socket path: RUNTIME/kernel-<36-character id>-ipc-<n>, 50 characters beyond the folder
+            return "ipc" if os.name == "posix" and len(jupyter_runtime_dir()) <= 50 else "tcp"
+
+    return LocalKernelManager
+
+
 def run_notebook(notebook: Path | str, preset: str = "school", out_dir: Path | str = "results",
                  parameters: dict | None = None, kernel_name: str | None = None) -> dict:
     """Execute one notebook; never raises for a failure inside the notebook.
@@ -86,7 +107,7 @@ def run_notebook(notebook: Path | str, preset: str = "school", out_dir: Path | s
     try:
         papermill.execute_notebook(str(notebook), str(run_dir / notebook.name), parameters=params,
                                    cwd=str(notebook.parent), kernel_name=kernel_name or "python3",
-                                   progress_bar=False, log_output=False)
+                                   progress_bar=False, log_output=False, kernel_manager_class=local_kernel_manager())
     except papermill.PapermillExecutionError as error:
         result["status"] = "failed"
         executed = run_dir / notebook.name  # numbering as the user sees it there (papermill adds one cell)

@@ -193,3 +193,11 @@ def test_metrics_from_nested_plain_dictionaries(tmp_path, capsys):
     assert "4 metrics written to" in capsys.readouterr().out
     with pytest.raises(ValueError, match="share the key 'a_b'"):
         batch.flatten_metrics({"a b": 1}, {"a": {"b": 2}})
+
+
+def test_local_kernels_use_unix_sockets_unless_the_path_would_be_too_long(tmp_path, monkeypatch):
+    manager = batch.local_kernel_manager()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/tmp/rt")
+    assert manager().transport == "ipc"
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / ("deep" * 20)))
+    assert manager().transport == "tcp"
