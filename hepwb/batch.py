@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from hepwb import parameters as notebook_parameters
-from hepwb.data import atomic_path, writable_folder
+from hepwb.data import OutputPathError, atomic_path, writable_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -87,6 +87,22 @@ def local_kernel_manager():
     return LocalKernelManager
 
 
+def clear_previous_run(run_dir: Path, notebook_name: str) -> None:
+    """Remove the outputs of an earlier ``hepwb run`` of this notebook from ``run_dir``.
+
+    Only a folder that hepwb run wrote (it holds the executed notebook or a metrics.json) is removed;
+    any other non-empty folder of that name is refused with one line, so that no one's files are lost.
+    """
+    import shutil
+
+    if not run_dir.is_dir() or not any(run_dir.iterdir()):
+        return
+    if not ((run_dir / notebook_name).exists() or (run_dir / "metrics.json").exists()):
+        raise OutputPathError(f"{run_dir} exists and was not written by hepwb run (no {notebook_name} or "
+                              "metrics.json in it); choose another --out")
+    shutil.rmtree(run_dir)
+
+
 def run_notebook(notebook: Path | str, preset: str = "school", out_dir: Path | str = "results",
                  parameters: dict | None = None, kernel_name: str | None = None) -> dict:
     """Execute one notebook; never raises for a failure inside the notebook.
@@ -100,7 +116,9 @@ def run_notebook(notebook: Path | str, preset: str = "school", out_dir: Path | s
 
     notebook = Path(notebook).resolve()
     params = parameters_for(notebook, preset, parameters)  # refuses bad parameters before a kernel starts
-    run_dir = writable_folder((Path(out_dir) / notebook.stem).resolve())
+    run_dir = (Path(out_dir) / notebook.stem).resolve()
+    clear_previous_run(run_dir, notebook.name)  # a failed run must not leave the last run's metrics.json
+    run_dir = writable_folder(run_dir)
     params["output_dir"] = str(run_dir)
     started = time.time()
     result = {"notebook": notebook.stem, "preset": preset, "status": "ok", "error": None, "parameters": params}

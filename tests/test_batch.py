@@ -201,3 +201,22 @@ def test_local_kernels_use_unix_sockets_unless_the_path_would_be_too_long(tmp_pa
     assert manager().transport == "ipc"
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / ("deep" * 20)))
     assert manager().transport == "tcp"
+
+
+def test_a_failed_rerun_reports_no_metrics_from_the_run_before(tmp_path):
+    notebook = _notebook(tmp_path / "flaky.ipynb", GOOD)
+    out = tmp_path / "out"
+    assert batch.run_notebook(notebook, out_dir=out)["metrics"]["answer"] == 42.0
+    _notebook(notebook, "raise RuntimeError('the data moved')")  # the same notebook, now failing
+    result = batch.run_notebook(notebook, out_dir=out)
+    assert result["status"] == "failed" and result["metrics"] == {}
+    assert not (out / "flaky" / "metrics.json").exists()
+
+
+def test_a_folder_that_hepwb_did_not_write_is_not_cleared(tmp_path):
+    notebook = _notebook(tmp_path / "mine.ipynb", GOOD)
+    (tmp_path / "out" / "mine").mkdir(parents=True)
+    (tmp_path / "out" / "mine" / "thesis.tex").write_text("months of work")
+    with pytest.raises(OSError, match="was not written by hepwb run"):
+        batch.run_notebook(notebook, out_dir=tmp_path / "out")
+    assert (tmp_path / "out" / "mine" / "thesis.tex").exists()
