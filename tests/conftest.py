@@ -1,10 +1,24 @@
-"""Shared fixtures: small generated files, made once per session."""
+"""Shared fixtures: small generated files, made once per session; no skips under HEPWB_NO_SKIPS=1."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+#: CI (.ci/run) sets this: a test that would skip (no chromium, no ruff ...) fails instead
+NO_SKIPS = "HEPWB_NO_SKIPS"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get(NO_SKIPS) == "1" and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but {NO_SKIPS}=1 (CI) requires every test to run: {reason}"
 
 
 @pytest.fixture(scope="session")
