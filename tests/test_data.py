@@ -8,6 +8,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 import pytest
+import uproot
 
 from hepwb import data
 
@@ -184,8 +185,19 @@ def test_nanoaod_jagged_branches():
     assert len(jets) == 200 and ak.all(ak.num(jets.Jet_pt) == jets.nJet)
 
 
-def test_file_with_several_objects_asks_for_the_tree(tmp_path):
-    path = tmp_path / "two.root"
-    shutil.copy(data.real_file("uproot-hepdata-example.root"), path)
+def test_file_with_one_tree_among_other_objects_uses_it(tmp_path):
+    path = tmp_path / "one.root"
+    shutil.copy(data.real_file("uproot-hepdata-example.root"), path)  # a tree and histograms, written by ROOT
     assert data.trees(path) == ["ntuple"]
     assert len(data.read(path, ["px"], entry_stop=10)) == 10  # the only tree is chosen
+
+
+def test_file_with_two_trees_asks_which_one(tmp_path):
+    path = tmp_path / "two.root"
+    with uproot.recreate(path) as file:  # as an analysis writes signal and background side by side
+        file["signal"] = {"x": np.arange(5.0)}
+        file["background"] = {"x": np.arange(7.0)}
+    assert sorted(data.trees(path)) == ["background", "signal"]
+    with pytest.raises(data.MissingTreeError, match="say which tree to read; TTrees and RNTuples in the file"):
+        data.read(path, ["x"])
+    assert len(data.read(path, ["x"], tree_name="background")) == 7

@@ -70,8 +70,16 @@ def test_python_outside_tensorflow_range_is_refused(version):
         environment.check_python(version)
 
 
-def test_this_environment_passes():
+def test_this_environment_passes_and_a_keras_3_beside_it_would_not(monkeypatch):
+    from importlib import metadata
+
     environment.check()
+    assert metadata.version("keras").startswith("2.")
+    real_version = metadata.version
+    monkeypatch.setattr(environment.metadata, "version",
+                        lambda name: "3.0.1" if name == "keras" else real_version(name))
+    with pytest.raises(environment.EnvironmentProblem, match="Keras 3.0.1 is installed"):
+        environment.check()
 
 
 def test_readme_opens_with_the_two_commands_and_ci_calls_make_test():
