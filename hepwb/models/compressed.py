@@ -8,6 +8,8 @@ firmware is ``hepwb.fpga``'s job.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from hepwb.models.taggers import _compiled, set_seed, train
@@ -62,9 +64,17 @@ def train_pruned(model, x_train, y_train, x_val, y_val, **kwargs):
     import tensorflow_model_optimization as tfmot
 
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), *kwargs.pop("callbacks", ())]
-    # early stopping must not stop before the target sparsity is reached: pruning starts at once
     history = train(model, x_train, y_train, x_val, y_val, callbacks=callbacks, **kwargs)
-    return tfmot.sparsity.keras.strip_pruning(model), history
+    stripped = tfmot.sparsity.keras.strip_pruning(model)
+    schedules = [layer.pruning_schedule for layer in model.layers if hasattr(layer, "pruning_schedule")]
+    target = max((getattr(s, "target_sparsity", 0.0) for s in schedules), default=0.0)
+    reached = min(weight_sparsity(stripped).values(), default=0.0)
+    if reached < 0.9 * target:  # tfmot first prunes after `frequency` steps: a short run never gets there
+        frequency = getattr(schedules[0], "frequency", "?")
+        warnings.warn(f"pruning reached {reached:.0%} zero weights, not the {target:.0%} asked for: the mask is "
+                      f"first applied after {frequency} training steps; train for more steps (epochs, patience)",
+                      stacklevel=2)
+    return stripped, history
 
 
 def weight_sparsity(model) -> dict[str, float]:
