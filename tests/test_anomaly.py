@@ -206,3 +206,29 @@ def test_adc2021_files_merge_with_the_first_as_background(small_l1, tmp_path):
     assert table.loc["A → 4ℓ", "electrons / event"] + table.loc["A → 4ℓ", "muons / event"] > 2  # four leptons
     with pytest.raises(ValueError, match="both become the metric key 'A_B'"):
         l1data.read_adc2021_files({"A B": background, "A+B": signal})
+
+
+def test_adc2021_reader_on_a_file_built_with_h5py_in_the_published_layout(tmp_path):
+    """Not written by hepwb: h5py alone, as the challenge's files are laid out (Particles (n, 19, 4) with
+    pT, eta, phi, type per slot; MET in slot 0, electrons 1-4, muons 5-8, jets 9-18)."""
+    import h5py
+
+    particles = np.zeros((2, 19, 4), dtype=np.float32)
+    particles[0, 0] = [45.0, 0.0, 1.25, 1]  # missing ET: pT, no eta, phi
+    particles[0, 5] = [30.0, 1.5, -2.0, 3]  # the leading muon
+    particles[0, 9] = [120.0, -0.75, 0.5, 4]  # the leading jet
+    particles[1, 0] = [12.0, 0.0, -3.0, 1]
+    particles[1, 1] = [26.0, 2.25, 0.125, 2]  # an electron
+    path = tmp_path / "background_for_training.h5"
+    with h5py.File(path, "w") as handle:
+        handle["Particles"] = particles
+        handle["Particles_Names"] = np.array([b"Pt", b"Eta", b"Phi", b"Class"])
+        handle["Particles_Classes"] = np.array([b"MET_class_1", b"Four_Ele_class_2", b"Four_Mu_class_3",
+                                                b"Ten_Jet_class_4"])
+    events = l1data.read_adc2021(path, sample_name="SM")
+    assert events.particles[0, 5].tolist() == [30.0, 1.5, -2.0, 3.0]
+    assert events.particles[1, 1].tolist() == [26.0, 2.25, 0.125, 2.0]
+    x = l1data.network_inputs(events.particles).reshape(2, 19, 3)
+    assert x[0, 5].tolist() == pytest.approx([np.log1p(30.0), 1.5, -2.0])  # log(1 + pT), eta, phi in that order
+    assert x[0, 9].tolist() == pytest.approx([np.log1p(120.0), -0.75, 0.5])
+    assert np.count_nonzero(x[1]) == 2 + 3  # MET (pT, phi) and the electron (pT, eta, phi); padding stays zero

@@ -51,3 +51,58 @@ def test_gauss_fit_and_bad_inputs():
         fit.fit_peak(h, model="landau")
     with pytest.raises(ValueError, match="too few entries"):
         fit.fit_peak(h, window=(200, 250))
+
+
+def _drawing_calls():
+    """One small call of every drawing function of hepwb.plotting."""
+    from hepwb import data
+
+    rng = np.random.default_rng(3)
+    h = plotting.histogram(rng.normal(size=500), bins=10, range=(-3, 3))
+    labels, scores = rng.integers(0, 2, 300), rng.dirichlet([1, 1], 300)
+    real, generated = rng.normal(size=(400, 2)), rng.normal(0.1, 1.1, size=(400, 2))
+    curve = (np.linspace(0, 1, 20), np.linspace(0, 1, 20) ** 2)
+    history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.6], "accuracy": [0.5, 0.7], "val_accuracy": [0.5, 0.6]}
+    gan_history = {"epoch": [1, 2], "generator_loss": [1.0, 0.9], "discriminator_loss": [0.7, 0.6],
+                   "mass_loss": [5.0, 3.0]}
+    hpx = data.open(data.real_file("uproot-hepdata-example.root"))["hpx"]
+    return {
+        "plot_hists": lambda: plotting.plot_hists({"a": h}),
+        "overlay_panels": lambda: plotting.overlay_panels([{"a": h}, {"b": h}]),
+        "compare": lambda: plotting.compare({"a": h, "b": h}, "a"),
+        "plot_root_histogram": lambda: plotting.plot_root_histogram(hpx),
+        "scatter_figure": lambda: plotting.scatter_figure(real[:, 0], generated[:, 0], xlabel="x", ylabel="y"),
+        "feature_grid": lambda: plotting.feature_grid(real, rng.integers(0, 2, len(real)), ["x", "y"], ["a", "b"]),
+        "roc_figure": lambda: plotting.roc_figure({"m": {"a": curve, "b": curve}}, {"m": {"a": 0.7, "b": 0.7}},
+                                                  ["a", "b"]),
+        "confusion_figure": lambda: plotting.confusion_figure([[0.8, 0.2], [0.3, 0.7]], ["a", "b"]),
+        "score_figure": lambda: plotting.score_figure(scores, labels, ["a", "b"], "b"),
+        "image_grid": lambda: plotting.image_grid({"a": rng.random((8, 8)), "b": rng.random((8, 8))}),
+        "training_curves": lambda: plotting.training_curves(history),
+        "weights_figure": lambda: plotting.weights_figure({"w": rng.normal(size=100)}),
+        "bit_scan_figure": lambda: plotting.bit_scan_figure([8, 4], [0.6, 0.5], [0.8, 0.7], 0.62, 0.82),
+        "comparison_grid": lambda: plotting.comparison_grid(real, generated, ["x", "y"]),
+        "correlation_difference": lambda: plotting.correlation_difference(real, generated, ["x", "y"]),
+        "gan_losses": lambda: plotting.gan_losses(gan_history, [1, 2], 2),
+        "anomaly_score_figure": lambda: plotting.anomaly_score_figure(rng.random(300), {"s": rng.random(50) + 0.5}),
+        "anomaly_roc_figure": lambda: plotting.anomaly_roc_figure({"AE": curve}, {"AE": 0.8}),
+        "contribution_figure": lambda: plotting.contribution_figure({"healthy": {"met": 0.2, "jet": 0.8},
+                                                                    "faulty": {"met": 0.5, "jet": 0.5}}),
+    }
+
+
+def test_every_drawing_function_returns_a_figure_with_something_drawn():
+    import inspect
+
+    from matplotlib.figure import Figure
+
+    drawing = {name for name, function in inspect.getmembers(plotting, inspect.isfunction)
+               if function.__module__ == plotting.__name__
+               and inspect.signature(function).return_annotation in ("Figure", Figure)}
+    calls = _drawing_calls()
+    assert set(calls) == drawing, "add a call for each new drawing function"
+    for name, call in calls.items():
+        figure = call()
+        assert isinstance(figure, Figure), f"{name} returned {type(figure).__name__}, not its Figure"
+        drawn = [ax for ax in figure.axes if ax.lines or ax.patches or ax.collections or ax.images]
+        assert drawn, f"{name}: the figure has nothing drawn"
