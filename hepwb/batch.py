@@ -26,6 +26,10 @@ from hepwb import parameters as notebook_parameters
 from hepwb.data import OutputPathError, atomic_path, writable_folder
 
 ROOT = Path(__file__).resolve().parent.parent
+#: where the notebooks' default output folders (../results/NAME) lie
+RESULTS_DIR = ROOT / "results"
+#: set by the tests: the project's results/ folder is redirected there, so a test run writes nothing in the clone
+RESULTS_ENV = "HEPWB_RESULTS_DIR"
 NOTEBOOK_DIR = ROOT / "notebooks"
 PRESETS_FILE = NOTEBOOK_DIR / "presets.yaml"
 PRESETS = ("smoke", "school", "full")
@@ -85,6 +89,23 @@ def local_kernel_manager():
             return "ipc" if os.name == "posix" and len(jupyter_runtime_dir()) <= 50 else "tcp"
 
     return LocalKernelManager
+
+
+def results_folder(output_dir: Path | str) -> Path:
+    """A notebook's output folder, as a Path.
+
+    Where ``HEPWB_RESULTS_DIR`` is set (the test suite sets it), a folder inside the project's
+    ``results/`` is moved under that directory instead, so that re-running the committed notebooks
+    (nbval) writes nothing into the clone; any other folder is used as given.
+    """
+    path = Path(output_dir)
+    root = os.environ.get(RESULTS_ENV)
+    if root:
+        try:
+            return Path(root) / path.resolve().relative_to(RESULTS_DIR)
+        except ValueError:  # not inside results/
+            pass
+    return path
 
 
 def clear_previous_run(run_dir: Path, notebook_name: str) -> None:

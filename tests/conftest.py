@@ -11,6 +11,16 @@ import pytest
 NO_SKIPS = "HEPWB_NO_SKIPS"
 
 
+def pytest_configure(config):
+    """Notebooks re-executed by the tests (nbval, the browser test) write their outputs into a temporary
+    folder, not the clone's results/ (``hepwb.batch.results_folder``)."""
+    import tempfile
+
+    from hepwb.batch import RESULTS_ENV
+
+    os.environ.setdefault(RESULTS_ENV, tempfile.mkdtemp(prefix="hepwb-test-results-"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

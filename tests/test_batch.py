@@ -220,3 +220,11 @@ def test_a_folder_that_hepwb_did_not_write_is_not_cleared(tmp_path):
     with pytest.raises(OSError, match="was not written by hepwb run"):
         batch.run_notebook(notebook, out_dir=tmp_path / "out")
     assert (tmp_path / "out" / "mine" / "thesis.tex").exists()
+
+
+def test_results_folder_moves_only_the_project_results_under_the_test_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv(batch.RESULTS_ENV, str(tmp_path / "elsewhere"))
+    assert batch.results_folder(batch.RESULTS_DIR / "01_jet_tagging") == tmp_path / "elsewhere" / "01_jet_tagging"
+    assert batch.results_folder(tmp_path / "mine") == tmp_path / "mine"
+    monkeypatch.delenv(batch.RESULTS_ENV)
+    assert str(batch.results_folder("../results/00_root_data")) == "../results/00_root_data"

@@ -3,7 +3,7 @@
 Skips where Debian's Chromium (/usr/bin/chromium) is absent. Runs a copy of 00_root_data (so
 JupyterLab's autosave cannot touch the committed notebook), checks that the ROOT browser and the
 histogram explorer render and react: another branch, a filter that matches nothing, the cut that the
-notebook suggests (spelt as in ROOT) and a change of x; saves screenshots in results/browser-test/.
+notebook suggests (spelt as in ROOT) and a change of x; saves screenshots in pytest's temporary folder.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import pytest
 from hepwb import batch
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = batch.ROOT / "results" / "browser-test"
 RENDER_TIMEOUT_MS = int(__import__("os").environ.get("HEPWB_BROWSER_TIMEOUT_S", "300")) * 1000
 pytestmark = pytest.mark.browser
 
@@ -90,25 +89,26 @@ def _wait_for_new_image(page, widget_class: str, old: str, timeout_s: float = 30
     raise AssertionError(f"the {widget_class} picture did not change within {timeout_s} s")
 
 
-def test_widgets_render_and_react_in_jupyterlab(jupyterlab):
+def test_widgets_render_and_react_in_jupyterlab(jupyterlab, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshots = tmp_path / "screenshots"  # pytest keeps the last three runs' folders to look at
+    screenshots.mkdir()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                                           "--disable-component-update", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         try:
-            _drive(page, jupyterlab)
+            _drive(page, jupyterlab, screenshots)
         except Exception:
-            page.screenshot(path=str(SCREENSHOTS / "failure.png"))
+            page.screenshot(path=str(screenshots / "failure.png"))
             raise
         finally:
             browser.close()
 
 
-def _drive(page, url):
+def _drive(page, url, screenshots):
     """Open the notebook, run all cells, check the widgets render and react."""
     page.goto(url)
     page.wait_for_selector(".jp-Notebook", timeout=120_000)
@@ -123,7 +123,7 @@ def _drive(page, url):
     page.wait_for_selector(".hepwb-root-browser img", timeout=RENDER_TIMEOUT_MS)
     page.wait_for_selector(".hepwb-histogram-explorer img", timeout=RENDER_TIMEOUT_MS)
     page.locator(".hepwb-root-browser").first.scroll_into_view_if_needed()
-    page.screenshot(path=str(SCREENSHOTS / "root-browser.png"))
+    page.screenshot(path=str(screenshots / "root-browser.png"))
 
     # choose another branch: the histogram changes
     before = _image_source(page, "hepwb-root-browser")
@@ -132,7 +132,9 @@ def _drive(page, url):
     branches.select_option(value=next(v for v in values if v.startswith("met ")))
     after = _wait_for_new_image(page, "hepwb-root-browser", before)
     assert after != before
-    page.screenshot(path=str(SCREENSHOTS / "root-browser-met.png"))
+    shown = page.locator(".hepwb-root-browser").first.inner_text()  # the new picture is met's, not an error
+    assert "met: " in shown and " values from " in shown and "cannot" not in shown and "Error" not in shown
+    page.screenshot(path=str(screenshots / "root-browser-met.png"))
 
     # a filter that matches no branch: the browser says so and shows no picture
     browser = page.locator(".hepwb-root-browser").first
@@ -140,7 +142,7 @@ def _drive(page, url):
     browser.get_by_text("no branch of events matches the filter 'zzz'").wait_for(timeout=60_000)
     page.wait_for_function("() => document.querySelectorAll('.hepwb-root-browser')[0].querySelectorAll('img').length == 0",
                            timeout=60_000)
-    page.screenshot(path=str(SCREENSHOTS / "root-browser-no-match.png"))
+    page.screenshot(path=str(screenshots / "root-browser-no-match.png"))
 
     # the cut that 00 suggests, as ROOT spells it: the explorer's picture changes and it reports no error
     explorer = page.locator(".hepwb-histogram-explorer").first
@@ -151,7 +153,7 @@ def _drive(page, url):
     cut.press("Enter")
     before = _wait_for_new_image(page, "hepwb-histogram-explorer", before)
     assert "x from 0 to 250" in explorer.inner_text() and "cannot read" not in explorer.inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "histogram-explorer.png"))
+    page.screenshot(path=str(screenshots / "histogram-explorer.png"))
 
     # a new x takes its own range (D2 lies below 10), not the 0-250 GeV of the mass
     x = explorer.locator("input").first
@@ -161,11 +163,11 @@ def _drive(page, url):
     status = explorer.inner_text()
     upper = float(status.split("x from ")[1].split(" to ")[1].split()[0])
     assert upper < 20, status
-    page.screenshot(path=str(SCREENSHOTS / "histogram-explorer-d2.png"))
+    page.screenshot(path=str(screenshots / "histogram-explorer-d2.png"))
 
     # the RNTuple of section 7 in the second browser: its header names it, a field's histogram is drawn
     rntuple = page.locator(".hepwb-root-browser").nth(1)
     rntuple.scroll_into_view_if_needed()
     rntuple.locator("img").first.wait_for(timeout=RENDER_TIMEOUT_MS)
     assert "RNTuple jets: 2500 entries" in rntuple.inner_text()
-    page.screenshot(path=str(SCREENSHOTS / "rntuple-browser.png"))
+    page.screenshot(path=str(screenshots / "rntuple-browser.png"))

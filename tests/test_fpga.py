@@ -173,3 +173,23 @@ def test_wide_softmax_tables_reach_only_the_softmax():
     assert config["LayerName"]["softmax"]["TableSize"] == fpga.SOFTMAX_TABLE_SIZE
     assert config["LayerName"]["softmax"]["Precision"]["exp_table"] == fpga.SOFTMAX_TABLE
     assert config["LayerName"]["relu1"]["TableSize"] == 1024  # hls4ml's default, untouched
+
+
+def test_early_stopping_never_restores_weights_from_before_the_first_pruning_mask():
+    """Noise labels: the validation loss is best in the first epochs, before tfmot's first mask (after 100
+    steps); restoring those weights gave an unpruned model. A run too short to prune warns."""
+    import warnings
+
+    from hepwb.models import compressed
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(1200, 16)).astype("float32"), rng.integers(0, 5, 1200)
+    model = compressed.prunable(taggers.dense_tagger(seed=1), 0.75)
+    pruned, history = compressed.train_pruned(model, x, y, x[:200], rng.integers(0, 5, 200), epochs=40, patience=2)
+    assert all(value == 0.75 for value in compressed.weight_sparsity(pruned).values())
+    assert len(history["loss"]) > 100 / 5  # it trained past the first mask (5 steps per epoch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compressed.train_pruned(compressed.prunable(taggers.dense_tagger(seed=1), 0.75), x, y, x[:200], y[:200],
+                                epochs=3, patience=3)
+    assert any("pruning reached 0% zero weights, not the 75%" in str(w.message) for w in caught)

@@ -7,6 +7,7 @@ which compares the outputs of cells marked ``# NBVAL_CHECK_OUTPUT``.
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -39,6 +40,24 @@ def test_notebook_runs_with_smoke_preset(smoke_run, stem):
     metrics = result["metrics"]
     assert metrics and all(math.isfinite(v) for v in metrics.values() if isinstance(v, float))
     assert (folder / f"{stem}.ipynb").exists() and (folder / "metrics.json").exists()
+
+
+#: metrics that measure the machine (time, rates, memory), not the physics: they differ run to run
+MACHINE_DEPENDENT = re.compile(r"seconds|per_second|speed_up|peak_memory")
+
+
+@pytest.mark.parametrize("stem", [p.stem for p in batch.notebook_paths()])
+def test_a_second_smoke_run_with_the_same_seed_gives_the_same_numbers(smoke_run, stem, tmp_path):
+    """Bit for bit: hepwb seeds Python, NumPy and TensorFlow and turns on TensorFlow's op determinism
+    (``taggers.set_seed``), so on one machine no tolerance is needed; only timings may differ."""
+    first, folder = smoke_run(stem)
+    parameters = {"tagger_dir": str(folder.parent / "01_jet_tagging")} if stem == "04_trigger_fpga" else {}
+    second = batch.run_notebook(batch.NOTEBOOK_DIR / f"{stem}.ipynb", preset="smoke", out_dir=tmp_path,
+                                parameters=parameters)
+    assert second["status"] == "ok", second["error"]
+    physics = {k: v for k, v in first["metrics"].items() if k != "headline" and not MACHINE_DEPENDENT.search(k)}
+    again = {k: v for k, v in second["metrics"].items() if k != "headline" and not MACHINE_DEPENDENT.search(k)}
+    assert len(physics) >= 5 and again == physics
 
 
 def test_root_data_smoke_metrics_are_physical(smoke_run):

@@ -8,6 +8,7 @@ firmware is ``hepwb.fpga``'s job.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -64,13 +65,18 @@ def train_pruned(model, x_train, y_train, x_val, y_val, **kwargs):
     import tensorflow_model_optimization as tfmot
 
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), *kwargs.pop("callbacks", ())]
-    history = train(model, x_train, y_train, x_val, y_val, callbacks=callbacks, **kwargs)
-    stripped = tfmot.sparsity.keras.strip_pruning(model)
     schedules = [layer.pruning_schedule for layer in model.layers if hasattr(layer, "pruning_schedule")]
+    # tfmot applies the mask first after `frequency` steps: early stopping must not restore the weights of
+    # an epoch before that (an unpruned model), so it watches only the epochs after the first mask
+    steps_per_epoch = math.ceil(len(x_train) / kwargs.get("batch_size", 256))
+    frequency = getattr(schedules[0], "frequency", 0) if schedules else 0
+    first_masked_epoch = math.ceil((frequency + 1) / steps_per_epoch)
+    history = train(model, x_train, y_train, x_val, y_val, callbacks=callbacks,
+                    first_monitored_epoch=first_masked_epoch, **kwargs)
+    stripped = tfmot.sparsity.keras.strip_pruning(model)
     target = max((getattr(s, "target_sparsity", 0.0) for s in schedules), default=0.0)
     reached = min(weight_sparsity(stripped).values(), default=0.0)
-    if reached < 0.9 * target:  # tfmot first prunes after `frequency` steps: a short run never gets there
-        frequency = getattr(schedules[0], "frequency", "?")
+    if reached < 0.9 * target:  # a run shorter than `frequency` steps never gets there
         warnings.warn(f"pruning reached {reached:.0%} zero weights, not the {target:.0%} asked for: the mask is "
                       f"first applied after {frequency} training steps; train for more steps (epochs, patience)",
                       stacklevel=2)

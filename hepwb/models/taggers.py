@@ -99,17 +99,20 @@ def _compiled(model, learning_rate: float = 1e-3):
 
 
 def train(model, x_train, y_train, x_val, y_val, *, epochs: int = 30, batch_size: int = 256, patience: int = 5,
-          callbacks=(), seed: int = 1) -> dict:
+          callbacks=(), seed: int = 1, first_monitored_epoch: int = 0) -> dict:
     """Fit with early stopping on the validation loss (best weights restored).
 
-    Returns the history dict plus ``seconds`` and ``jets_per_second`` (training throughput).
+    Epochs before ``first_monitored_epoch`` are neither a reason to stop nor candidates for the best
+    weights (a pruned model's first epochs, before its mask exists). Returns the history dict plus
+    ``seconds`` and ``jets_per_second`` (training throughput).
     """
     from tensorflow import keras
 
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got epochs={epochs}, batch_size={batch_size}")
     set_seed(seed)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True,
+                                         start_from_epoch=first_monitored_epoch)
     started = time.perf_counter()
     history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch_size,
                         callbacks=[stop, *callbacks], verbose=0, shuffle=True)
