@@ -67,10 +67,10 @@ def _jet_tagging(m: dict) -> list[str]:
 
 
 def _gan_fastsim(m: dict) -> list[str]:
-    rows = [["KS distance of m_μμ", m["ks_m_ll"], m["real_ks_m_ll"]], ["largest KS distance of a feature", m["ks_max"],
-                                                                         m["real_ks_max"]],
-            ["FPD (Fréchet physics distance)", m["fpd"], m["real_fpd"]], ["KPD (kernel physics distance)", m["kpd"],
-                                                                         m["real_kpd"]]]
+    rows = [["KS distance of m_μμ", m["ks_m_ll"], m["real_ks_m_ll"]],
+            ["largest KS distance of a feature", m["ks_max"], m["real_ks_max"]],
+            ["FPD (Fréchet physics distance)", m["fpd"], m["real_fpd"]],
+            ["KPD (kernel physics distance)", m["kpd"], m["real_kpd"]]]
     lines = [f"Model `{m['model']}`, checkpoint of epoch {m['chosen_epoch']}; the floor compares two independent "
              "simulated samples.", ""]
     lines += _table(["measure", "generated vs simulated", "simulated vs simulated (floor)"], rows)
@@ -133,9 +133,9 @@ def markdown(results: list[dict]) -> str:
     for result in results:
         title, section = SECTIONS.get(result["notebook"], (result["notebook"], None))
         lines += [f"## {title} (`{result['notebook']}`)", ""]
-        changed = {k: v for k, v in result.get("parameters", {}).items()}
-        if changed:
-            lines += ["Parameters: " + ", ".join(f"`{k}={v!r}`" for k, v in changed.items()) + ".", ""]
+        parameters = result.get("parameters", {})  # what the preset changed; output_dir was removed by load()
+        if parameters:
+            lines += ["Parameters: " + ", ".join(f"`{k}={v!r}`" for k, v in parameters.items()) + ".", ""]
         if result["status"] != "ok" or section is None:
             lines += [f"Status: {result['status']} {result.get('error') or ''}".rstrip(), ""]
             continue

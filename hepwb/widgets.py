@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import contextlib
 import html
 
 import ipywidgets as w
@@ -320,19 +321,26 @@ class HistogramExplorer(_Described, w.VBox):
         self._updating = False
         self.update()
 
+    @contextlib.contextmanager
+    def _quietly(self):
+        """Change controls without each change redrawing (restores the flag as it was, for nested use)."""
+        before, self._updating = self._updating, True
+        try:
+            yield
+        finally:
+            self._updating = before
+
     def _on_expression(self, change) -> None:
-        if not self.range_pinned and not self.auto_range.value:
-            self._updating = True
-            self.auto_range.value = True  # the constructor's range belonged to the first x
-            self._updating = False
+        if not self.range_pinned:
+            with self._quietly():
+                self.auto_range.value = True  # the constructor's range belonged to the first x
         self.update()
 
     def _on_bound(self, change) -> None:
-        if not self._updating:
+        if not self._updating:  # typed by the student, not filled in by update()
             self.range_pinned = True
-            self._updating = True
-            self.auto_range.value = False
-            self._updating = False
+            with self._quietly():
+                self.auto_range.value = False
         self.update()
 
     def describe(self) -> str:
@@ -355,8 +363,7 @@ class HistogramExplorer(_Described, w.VBox):
 
     def set(self, **settings) -> None:
         """Change several controls at once (expression, cut, bins, range, log_scale, density, samples)."""
-        self._updating = True
-        try:
+        with self._quietly():
             for key, value in settings.items():
                 if key == "range":
                     self.auto_range.value = value is None
@@ -365,14 +372,8 @@ class HistogramExplorer(_Described, w.VBox):
                         self.low.value, self.high.value = value
                 elif key == "samples":
                     self.samples.value = tuple(value)
-                elif key == "expression":
-                    self.expression.value = value
-                    if not self.range_pinned and "range" not in settings:
-                        self.auto_range.value = True
-                else:
+                else:  # a new expression takes its own range unless one is pinned (_on_expression)
                     getattr(self, key).value = value
-        finally:
-            self._updating = False
         self.update()
 
     def values(self) -> dict[str, np.ndarray]:
@@ -416,11 +417,8 @@ class HistogramExplorer(_Described, w.VBox):
         everything = np.concatenate(list(per_sample.values())) if per_sample else np.zeros(0)
         if self.auto_range.value:
             lo, hi = plotting.auto_range(everything)
-            self._updating = True  # show the automatic range in the boxes without pinning it
-            try:
+            with self._quietly():  # show the automatic range in the boxes without pinning it
                 self.low.value, self.high.value = float(f"{lo:.4g}"), float(f"{hi:.4g}")
-            finally:
-                self._updating = False
         else:
             lo, hi = self.low.value, self.high.value
             if not hi > lo:

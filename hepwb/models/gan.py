@@ -18,10 +18,12 @@ from hepwb.models.taggers import set_seed
 KINDS = ("gan", "wgan-gp")
 
 
-def check_kind(kind: str) -> None:
-    """Refuse an unknown model kind before any data is read or any training starts."""
+def check_kind(kind: str, name: str = "model") -> None:
+    """Refuse an unknown model kind (``name`` is what the caller calls it) before any data is read."""
     if kind not in KINDS:
-        raise ValueError(f"model must be one of {KINDS}, got {kind!r}")
+        raise ValueError(f"{name} must be one of {KINDS}, got {kind!r}")
+
+
 #: the columns of the checkpoint table and the rule that picks the best one (see ``choose_checkpoint``)
 CHECKPOINT_COLUMNS = ("ks_m_ll", "ks_met_phi", "ks_mu1_iso", "statistics_score", "fpd")
 
@@ -68,8 +70,7 @@ class EventGAN:
                  final_learning_rate: float = 0.1, muon_pt_inputs: bool = True, pack: int = 2, seed: int = 1):
         from tensorflow import keras
 
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        check_kind(kind, "kind")
         if mass_weight < 0:
             raise ValueError(f"mass_weight must be >= 0, got {mass_weight}")
         if pack < 1:
