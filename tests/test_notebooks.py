@@ -48,8 +48,9 @@ MACHINE_DEPENDENT = re.compile(r"seconds|per_second|speed_up|peak_memory")
 
 @pytest.mark.parametrize("stem", [p.stem for p in batch.notebook_paths()])
 def test_a_second_smoke_run_with_the_same_seed_gives_the_same_numbers(smoke_run, stem, tmp_path):
-    """Bit for bit: hepwb seeds Python, NumPy and TensorFlow and turns on TensorFlow's op determinism
-    (``taggers.set_seed``), so on one machine no tolerance is needed; only timings may differ."""
+    """hepwb seeds Python, NumPy and TensorFlow and turns on TensorFlow's op determinism (``taggers.set_seed``):
+    every metric agrees to 1e-12 (relative); only timings and memory may differ. Not bit for bit: NumPy's
+    vectorised sums depend on memory alignment, which moved the 16th digit of a W1 distance once."""
     first, folder = smoke_run(stem)
     parameters = {"tagger_dir": str(folder.parent / "01_jet_tagging")} if stem == "04_trigger_fpga" else {}
     second = batch.run_notebook(batch.NOTEBOOK_DIR / f"{stem}.ipynb", preset="smoke", out_dir=tmp_path,
@@ -57,7 +58,9 @@ def test_a_second_smoke_run_with_the_same_seed_gives_the_same_numbers(smoke_run,
     assert second["status"] == "ok", second["error"]
     physics = {k: v for k, v in first["metrics"].items() if k != "headline" and not MACHINE_DEPENDENT.search(k)}
     again = {k: v for k, v in second["metrics"].items() if k != "headline" and not MACHINE_DEPENDENT.search(k)}
-    assert len(physics) >= 5 and again == physics
+    assert len(physics) >= 5 and again.keys() == physics.keys()
+    for key, value in physics.items():
+        assert again[key] == (pytest.approx(value, rel=1e-12, abs=1e-15) if isinstance(value, float) else value), key
 
 
 def test_root_data_smoke_metrics_are_physical(smoke_run):
