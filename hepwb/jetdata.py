@@ -21,13 +21,15 @@ from hepwb.sim.recipes import JET_CLASSES
 PUBLIC_CLASS_LETTERS = {"g": "gluon", "q": "light_quark", "w": "W", "z": "Z", "t": "top"}
 #: per-constituent inputs of the particle-level model
 PARTICLE_FIELDS = ("log_pt_rel", "deta", "dphi", "charge")
+#: constituents per jet in the particle view (the ``jets`` dataset stores at most this many, hardest first)
+MAX_PARTICLES = 50
 #: file name endings the public HLF reader takes (OpenML's ARFF, as scikit-learn caches it gzipped, or CSV)
 HLF_SUFFIXES = (".arff", ".arff.gz", ".csv", ".csv.gz")
 
 
 @dataclass
 class JetSample:
-    """Jets as arrays. Shapes: features (n, 16); labels (n,); particles (n, 50, 4); mask (n, 50);
+    """Jets as arrays. Shapes: features (n, 16); labels (n,); particles (n, m, 4) and mask (n, m), m <= 50;
     images (n, size, size). Views that were not requested are None."""
 
     features: np.ndarray
@@ -85,13 +87,18 @@ def jet_images(deta, dphi, pt, *, size: int = 32, extent: float = 0.8) -> np.nda
 
 
 def load_jets(source="jets", *, max_jets: int | None = None, particles: bool = True, images: bool = True,
-              image_size: int = 32, seed: int = 1) -> JetSample:
+              image_size: int = 32, max_particles: int = MAX_PARTICLES, seed: int = 1) -> JetSample:
     """Read a ``jets`` dataset (name or path) into a JetSample, optionally a balanced random subset.
 
     ``max_jets`` keeps that many jets, drawn at random with ``seed`` in equal numbers per class.
+    ``max_particles`` keeps the hardest constituents of each jet in the particle view (they are stored
+    hardest first); the images are made from all of them.
     """
     if max_jets is not None and (not isinstance(max_jets, int) or max_jets < len(JET_CLASSES)):
         raise ValueError(f"max_jets must be an integer >= {len(JET_CLASSES)} (one per class) or None, got {max_jets!r}")
+    if not isinstance(max_particles, int) or not 1 <= max_particles <= MAX_PARTICLES:
+        raise ValueError(f"max_particles must be an integer from 1 to {MAX_PARTICLES} (the constituents stored "
+                         f"per jet), got {max_particles!r}")
     branches = ["label", *HLS4ML_FEATURES, "jet_pt"] + (["const_pt", "const_deta", "const_dphi", "const_charge"]
                                                         if particles or images else [])
     arrays = data.read(source, branches)
@@ -108,10 +115,8 @@ def load_jets(source="jets", *, max_jets: int | None = None, particles: bool = T
     if particles or images:
         import awkward as ak
 
-        n_max = 50
-
         def padded(name):
-            return ak.to_numpy(ak.fill_none(ak.pad_none(arrays[name], n_max, clip=True), 0.0)).astype(np.float32)
+            return ak.to_numpy(ak.fill_none(ak.pad_none(arrays[name], MAX_PARTICLES, clip=True), 0.0)).astype(np.float32)
 
         pt, deta, dphi, charge = (padded(f"const_{n}") for n in ("pt", "deta", "dphi", "charge"))
         mask = pt > 0
@@ -119,14 +124,15 @@ def load_jets(source="jets", *, max_jets: int | None = None, particles: bool = T
             jet_pt = np.asarray(arrays.jet_pt, dtype=np.float32)[:, None]
             log_pt = np.where(mask, np.log(np.maximum(pt, 1e-6) / jet_pt), 0.0)
             columns = {"log_pt_rel": log_pt, "deta": deta, "dphi": dphi, "charge": charge}
-            sample.particles = np.stack([columns[f] for f in PARTICLE_FIELDS], axis=-1).astype(np.float32)
-            sample.mask = mask
+            particles = np.stack([columns[f] for f in PARTICLE_FIELDS], axis=-1).astype(np.float32)
+            sample.particles, sample.mask = particles[:, :max_particles], mask[:, :max_particles]
         if images:
             sample.images = jet_images(deta, dphi, pt, size=image_size)
     return sample
 
 
-def load(dataset, *, max_jets: int | None = None, image_size: int = 32, seed: int = 1) -> JetSample:
+def load(dataset, *, max_jets: int | None = None, image_size: int = 32, max_particles: int = MAX_PARTICLES,
+         seed: int = 1) -> JetSample:
     """A jets dataset by name or path (ROOT), or a local public hls4ml HLF file (features only:
     .arff, .arff.gz, .csv, .csv.gz). Any other file is refused with the formats that are accepted."""
     if hlf_format(dataset) is not None:
@@ -139,7 +145,7 @@ def load(dataset, *, max_jets: int | None = None, image_size: int = 32, seed: in
     if str(dataset) not in data.list_datasets() and path.is_file() and not _is_root_file(path):
         raise ValueError(f"{data.shown_path(path)}: not a file the jet tagger reads; expected a hepwb jets dataset "
                          f"(a ROOT file, or its name) or the public hls4ml HLF features as {', '.join(HLF_SUFFIXES)}")
-    return load_jets(dataset, max_jets=max_jets, image_size=image_size, seed=seed)
+    return load_jets(dataset, max_jets=max_jets, image_size=image_size, max_particles=max_particles, seed=seed)
 
 
 def hlf_format(path) -> str | None:

@@ -19,7 +19,8 @@ SUMMARY_COPY = DOCS / "results" / "full-summary.json"
 
 CLASSES = ("gluon", "light_quark", "W", "Z", "top")
 TAGGERS = {"hls4ml": "hls4ml tagger", "bdt": "gradient-boosted trees", "pfn": "particle-flow network",
-           "cnn": "jet-image CNN"}
+           "cnn": "jet-image CNN", "particlenet": "graph network (ParticleNet-style)",
+           "part": "particle transformer (ParT-style)"}
 
 
 def load(run_dir: str | Path) -> list[dict]:

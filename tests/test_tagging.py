@@ -79,6 +79,15 @@ def test_load_jets_gives_balanced_views(small_sample):
         jetdata.load_jets("jets", max_jets=2)
 
 
+def test_max_particles_keeps_the_hardest_constituents(small_sample):
+    fewer = jetdata.load_jets("jets", max_jets=1000, image_size=16, max_particles=20, seed=3)
+    assert fewer.particles.shape == (1000, 20, 4) and fewer.mask.shape == (1000, 20)
+    assert np.array_equal(fewer.particles, small_sample.particles[:, :20])  # hardest first
+    assert np.array_equal(fewer.images, small_sample.images)  # images keep every constituent
+    with pytest.raises(ValueError, match="max_particles must be an integer from 1 to 50"):
+        jetdata.load_jets("jets", max_jets=10, max_particles=60)
+
+
 def test_split_is_stratified_and_reproducible(small_sample):
     train, val, test = jetdata.split(small_sample, seed=5)
     assert (len(train), len(val), len(test)) == (600, 200, 200)
@@ -185,6 +194,64 @@ def test_particle_flow_network_ignores_padding():
     garbage = particles.copy()
     garbage[0, 3:] = rng.normal(size=(3, 4)) * 100  # what sits in padded slots must not matter
     assert np.allclose(model.predict([particles, mask], verbose=0), model.predict([garbage, mask], verbose=0))
+
+
+@pytest.mark.parametrize("name", ["particlenet", "part"])
+def test_graph_network_and_transformer_ignore_padding(name):
+    from hepwb.models.particlenet import particle_net
+    from hepwb.models.transformer import particle_transformer
+
+    build = {"particlenet": lambda: particle_net(8, 4, 5, k=16, blocks=((8, 8), (8,)), head=8),
+             "part": lambda: particle_transformer(8, 4, 5, dim=8, heads=2, pair_hidden=4)}[name]
+    model = build()
+    rng = np.random.default_rng(2)
+    particles = rng.normal(size=(2, 8, 4)).astype(np.float32)
+    mask = np.array([[1, 1, 1, 0, 0, 0, 0, 0], [1] * 8], dtype=np.float32)  # fewer real particles than k
+    garbage = particles.copy()
+    garbage[0, 3:] = rng.normal(size=(5, 4)) * 100  # what sits in padded slots must not matter
+    clean = model.predict([particles, mask], verbose=0)
+    assert np.all(np.isfinite(clean))
+    assert np.allclose(clean, model.predict([garbage, mask], verbose=0), atol=1e-6)
+    assert not np.allclose(clean[0], clean[1])  # and the inputs do matter
+
+
+def test_neighbours_are_real_particles_and_never_oneself():
+    from hepwb.models.particlenet import nearest_neighbours
+
+    points = np.array([[[0.0, 0.0], [0.1, 0.0], [0.3, 0.0], [0.05, 0.0], [0.0, 0.0]]], dtype=np.float32)
+    mask = np.array([[1, 1, 1, 1, 0]], dtype=np.float32)  # the last one sits on top of the first, padded
+    neighbours = nearest_neighbours(points, mask, 2).numpy()[0]
+    assert neighbours[0].tolist() == [3, 1] and neighbours[2].tolist() == [1, 3]
+    assert 4 not in neighbours[:4] and all(i not in row for i, row in enumerate(neighbours))
+
+
+def test_pair_features_by_hand():
+    from hepwb.models.transformer import pair_features
+
+    # two massless particles with pT fractions 0.6 and 0.2, at (Δη, Δφ) = (0, 0) and (0.3, 0.4): ΔR = 0.5
+    particles = np.array([[[np.log(0.6), 0.0, 0.0, 1.0], [np.log(0.2), 0.3, 0.4, -1.0], [0.0, 0.0, 0.0, 0.0]]],
+                         dtype=np.float32)
+    mask = np.array([[1, 1, 0]], dtype=np.float32)
+    features = pair_features(particles, mask).numpy()[0]
+    m2 = 2 * 0.6 * 0.2 * (np.cosh(0.3) - np.cos(0.4))
+    expected = np.log([0.2 * 0.5, 0.2 / 0.8, 0.5, m2])
+    assert np.allclose(features[0, 1], expected, rtol=1e-5) and np.allclose(features[1, 0], expected, rtol=1e-5)
+    assert np.all(features[2] == 0) and np.all(features[:, 2] == 0) and np.all(features[0, 0] == 0)
+
+
+@pytest.mark.parametrize("name", ["particlenet", "part"])
+def test_constituent_models_train_reproducibly_and_reload(name, small_sample, tmp_path):
+    from tensorflow import keras
+
+    train, val, test = jetdata.split(small_sample, seed=1)
+    train, val, test = (s.subset(np.arange(min(len(s), 300))) for s in (train, val, test))
+    first = taggers.fit_and_score(name, train, val, test, epochs=2, seed=4)
+    second = taggers.fit_and_score(name, train, val, test, epochs=2, seed=4)
+    assert np.array_equal(first[2], second[2])
+    first[0].save(tmp_path / f"{name}.keras")
+    again = keras.models.load_model(tmp_path / f"{name}.keras").predict(
+        taggers.model_inputs(name, test), verbose=0, batch_size=4096)
+    assert np.allclose(again, first[2], atol=1e-6)
 
 
 def test_saved_tagger_reloads_and_predicts_the_same(small_sample, tmp_path):
