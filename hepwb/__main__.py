@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output ROOT file (default: data/cache/NAME-EVENTS-seedSEED.root)")
     gen.add_argument("--format", choices=("ttree", "rntuple"), default="ttree",
                      help="ttree (default) or rntuple, ROOT's columnar successor of the TTree (same names and arrays)")
+    gen.add_argument("--detector", type=_parameter, action="append", default=[], metavar="PARAMETER=VALUE",
+                     help="change a detector parameter, e.g. calorimeter_energy_scale=1.05 (repeatable; jets only)")
+    gen.add_argument("--pythia", action="append", default=[], metavar="SETTING",
+                     help='an extra Pythia setting, e.g. "Tune:pp = 21" (repeatable; jets only)')
+    gen.add_argument("--particle-level", action="store_true",
+                     help="no detector: generated particles are the jet constituents (jets only)")
     gen.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     run = commands.add_parser("run", help="run notebooks headless with papermill and summarise their metrics")
@@ -61,11 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "generate":
         from hepwb.generate import SCHOOL_EVENTS, generate
+        from hepwb.sim.recipes import Variation
 
         events = args.events or SCHOOL_EVENTS.get(args.name, 10_000)
         try:
+            changed = args.detector or args.pythia or args.particle_level
+            variation = Variation(dict(args.detector), tuple(args.pythia), args.particle_level) if changed else None
             path = generate(args.name, events, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
-                            output=args.out, progress=not args.no_progress, format=args.format)
+                            output=args.out, progress=not args.no_progress, format=args.format, variation=variation)
         except (ValueError, OSError) as error:  # a bad request or an output folder that cannot be written
             print(f"hepwb generate: {error}", file=sys.stderr)
             return 2

@@ -7,6 +7,7 @@ chunks in order to a temporary file that is renamed when complete, and the manif
 
 from __future__ import annotations
 
+import inspect
 import math
 import platform
 import time
@@ -54,8 +55,9 @@ def _recipe(name: str):
     return RECIPES[name]
 
 
-def _run_chunk(name: str, seed: int, chunk: Chunk) -> dict:
-    return _recipe(name).make_chunk(chunk.n_events, seed, chunk.index, chunk.sample)
+def _run_chunk(name: str, seed: int, chunk: Chunk, variation=None) -> dict:
+    changed = {} if variation is None else {"variation": variation}
+    return _recipe(name).make_chunk(chunk.n_events, seed, chunk.index, chunk.sample, **changed)
 
 
 def default_output(name: str, events: int, seed: int, format: str = "ttree") -> Path:  # noqa: A002
@@ -65,7 +67,7 @@ def default_output(name: str, events: int, seed: int, format: str = "ttree") -> 
 
 def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, scheduler: str | None = None,
              output: Path | str | None = None, dataset_name: str | None = None, progress: bool = True,
-             format: str = "ttree") -> Path:  # noqa: A002
+             format: str = "ttree", variation=None) -> Path:  # noqa: A002
     """Generate ``events`` events of dataset recipe ``name`` and write them to a ROOT file.
 
     Parameters
@@ -78,6 +80,8 @@ def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, schedul
     output : the ROOT file to write; default ``data/cache/NAME-EVENTS-seedSEED.root``.
     dataset_name : the name recorded in the manifest beside the file (default: the file's stem).
     format : ``"ttree"`` or ``"rntuple"`` (ROOT's columnar successor of the TTree; same names, same arrays).
+    variation : a ``hepwb.sim.recipes.Variation`` (changed detector, Pythia settings, or particle level);
+        ``jets`` only. Recorded in the manifest.
 
     Returns the path of the complete file; its manifest entry is in the same folder.
     """
@@ -89,28 +93,30 @@ def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, schedul
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if format not in data.FORMATS:
         raise ValueError(f"format must be one of {data.FORMATS}, got {format!r}")
+    if variation is not None and "variation" not in inspect.signature(recipe.make_chunk).parameters:
+        raise ValueError(f"the {name} recipe takes no detector or Pythia variations (jets does)")
     output = Path(output) if output is not None else default_output(name, events, seed, format)
     data.writable_folder(output.parent)  # fail before generating, not after
     total = sum(c.n_events for c in chunks)
     started = time.time()
     n_generated = 0
     with data.TreeWriter(output, recipe.tree, format=format) as writer, _progress(total, f"{name} (seed {seed})", progress) as bar:
-        for result in _results_in_order(name, seed, chunks, workers, scheduler):
+        for result in _results_in_order(name, seed, chunks, workers, scheduler, variation):
             writer.extend(result["events"])
             n_generated += result["n_generated"]
             bar.update(len(next(iter(result["events"].values()))))
     elapsed = time.time() - started
     entry = _manifest_entry(recipe, output, dataset_name or output.stem, seed, total, n_generated, elapsed,
-                            workers if scheduler is None else None, format)
+                            workers if scheduler is None else None, format, variation)
     data.update_manifest(output.parent, entry)
     return output
 
 
-def _results_in_order(name, seed, chunks, workers, scheduler):
+def _results_in_order(name, seed, chunks, workers, scheduler, variation=None):
     """Yield chunk results in plan order, running them serially or on Dask."""
     if scheduler is None and workers == 1:
         for chunk in chunks:
-            yield _run_chunk(name, seed, chunk)
+            yield _run_chunk(name, seed, chunk, variation)
         return
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -118,7 +124,7 @@ def _results_in_order(name, seed, chunks, workers, scheduler):
                                                  dashboard_address=":0")
     client = Client(scheduler or cluster)
     try:
-        futures = [client.submit(_run_chunk, name, seed, chunk, pure=False) for chunk in chunks]
+        futures = [client.submit(_run_chunk, name, seed, chunk, variation, pure=False) for chunk in chunks]
         position = {future.key: i for i, future in enumerate(futures)}
         done, next_index = {}, 0
         for future in as_completed(futures):
@@ -131,6 +137,13 @@ def _results_in_order(name, seed, chunks, workers, scheduler):
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _variation_flags(variation) -> str:
+    """The command-line flags that make ``variation`` (for the manifest's ``command``)."""
+    flags = [f" --detector {k}={v}" for k, v in sorted(variation.detector.items())]
+    flags += [f' --pythia "{setting}"' for setting in variation.pythia]
+    return "".join(flags) + (" --particle-level" if variation.particle_level else "")
 
 
 def _progress(total: int, description: str, enabled: bool):
@@ -154,8 +167,11 @@ def _relative(path: Path) -> str:
 
 
 def _manifest_entry(recipe, output: Path, name: str, seed: int, events: int, n_generated: int,
-                    elapsed: float, workers, format: str = "ttree") -> dict:  # noqa: A002
+                    elapsed: float, workers, format: str = "ttree", variation=None) -> dict:  # noqa: A002
     from hepwb import __version__
+
+    changed = variation is not None and variation.describe() != type(variation)().describe()
+    simulated = variation.make_detector() if variation is not None else detector.DEFAULT
 
     return {
         "name": name,
@@ -171,7 +187,8 @@ def _manifest_entry(recipe, output: Path, name: str, seed: int, events: int, n_g
         "labels": list(recipe.labels),
         "processes": {k: list(v) for k, v in recipe.processes.items()},
         "options": recipe.options,
-        "detector": detector.DEFAULT.describe(),
+        **({"variation": variation.describe()} if changed else {}),
+        "detector": "none (particle level)" if simulated is None else simulated.describe(),
         "schema": [{"name": b.name, "unit": b.unit, "description": b.description} for b in recipe.branches],
         "sha256": data.sha256(output),
         "size_bytes": output.stat().st_size,
@@ -180,5 +197,5 @@ def _manifest_entry(recipe, output: Path, name: str, seed: int, events: int, n_g
         "generation_seconds": round(elapsed, 1),
         "workers": workers,
         "command": f"hepwb generate {recipe.name} --events {events} --seed {seed} --out {_relative(output)}"
-                   + (f" --format {format}" if format != "ttree" else ""),
+                   + (f" --format {format}" if format != "ttree" else "") + (_variation_flags(variation) if changed else ""),
     }

@@ -11,7 +11,7 @@ from hepwb import data, fit, plotting
 from hepwb.features import HLS4ML_FEATURES
 from hepwb.generate import generate, plan_chunks
 from hepwb.sim import detector as det
-from hepwb.sim.recipes import JET_CLASSES, RECIPES
+from hepwb.sim.recipes import JET_CLASSES, RECIPES, Variation
 
 
 def _arrays(path):
@@ -106,6 +106,46 @@ def test_cli_reports_an_unknown_dataset(capsys):
 
     assert main(["generate", "higgs", "--events", "5"]) == 2
     assert "unknown dataset recipe 'higgs'" in capsys.readouterr().err
+
+
+def test_a_changed_detector_is_recorded_and_the_same_seed_keeps_the_pythia_events(tmp_path):
+    nominal = generate("jets", 10, seed=5, output=tmp_path / "nominal.root", progress=False)
+    scaled = generate("jets", 10, seed=5, output=tmp_path / "scaled.root", progress=False,
+                      variation=Variation({"calorimeter_energy_scale": 1.5}))
+    entry = data.load_manifest(tmp_path)["scaled"]
+    assert entry["variation"]["detector"] == {"calorimeter_energy_scale": 1.5}
+    assert entry["detector"]["calorimeter_energy_scale"] == 1.5 and "calorimeter_energy_scale=1.5" in entry["command"]
+    assert "variation" not in data.load_manifest(tmp_path)["nominal"]
+    # a 50 % hotter calorimeter: the same events' jets carry more energy (the selection may differ a little)
+    assert np.mean(_arrays(scaled).jet_pt) > 1.05 * np.mean(_arrays(nominal).jet_pt)
+
+
+@pytest.mark.parametrize("variation, message", [
+    (dict(detector={"calorimeter_scale": 1.05}), r"unknown detector parameter\(s\) \['calorimeter_scale'\]"),
+    (dict(detector={"track_efficiency": "high"}), "track_efficiency must be a number"),
+    (dict(detector={"track_efficiency": 0.9}, particle_level=True), "particle-level sample has no detector"),
+])
+def test_bad_variations_are_named(variation, message):
+    with pytest.raises(ValueError, match=message):
+        Variation(**variation)
+
+
+def test_only_jets_take_variations(tmp_path):
+    with pytest.raises(ValueError, match="zmumu recipe takes no detector or Pythia variations"):
+        generate("zmumu", 5, output=tmp_path / "z.root", progress=False, variation=Variation(particle_level=True))
+
+
+def test_particle_level_keeps_every_visible_particle_unchanged():
+    truth, energy = _single_particles(211, 50.0, 20)
+    neutrino, _ = _single_particles(211, 30.0, 20)
+    both = det.TruthParticles(counts=np.full(20, 2), **{
+        name: np.column_stack([getattr(truth, name), getattr(neutrino, name)]).ravel()
+        for name in ("px", "py", "pz", "energy", "pdg_id", "vertex")})
+    both.pdg_id[1::2] = 14  # every second particle a muon neutrino: invisible
+    candidates, n_vertices = det.particle_level(both)
+    assert ak.all(ak.num(candidates) == 1) and np.all(n_vertices == 1)
+    assert np.allclose(ak.flatten(candidates.pt), 50.0) and np.allclose(ak.flatten(candidates.energy), energy)
+    assert np.all(ak.flatten(candidates.kind) == det.KINDS["charged_hadron"])
 
 
 # ------------------------------------------------------------------ the detector, as configured

@@ -76,16 +76,16 @@ def test_root_data_smoke_metrics_are_physical(smoke_run):
 def test_jet_tagging_smoke_run_beats_chance_and_saves_the_tagger(smoke_run):
     result, folder = smoke_run("01_jet_tagging")
     metrics = result["metrics"]
-    for model in ("hls4ml", "bdt", "pfn", "cnn"):
+    for model in ("hls4ml", "bdt", "pfn", "cnn", "particlenet", "part"):
         assert metrics[f"{model}_mean_auc"] > 0.6, model
     assert (folder / "hls4ml_tagger.h5").exists() and (folder / "hls4ml_tagger_inputs.json").exists()
 
 
 def test_jet_tagging_refuses_an_unknown_model_before_training(tmp_path):
     result = batch.run_notebook(batch.NOTEBOOK_DIR / "01_jet_tagging.ipynb", preset="smoke", out_dir=tmp_path,
-                                parameters={"models": ["hls4ml", "transformer"]})
+                                parameters={"models": ["hls4ml", "lorentznet"]})
     assert result["status"] == "failed"
-    assert "unknown model(s) ['transformer']; choose from ['hls4ml', 'pfn', 'cnn', 'bdt']" in result["error"]
+    assert "unknown model(s) ['lorentznet']; choose from ['hls4ml', 'pfn', 'cnn', 'bdt', 'particlenet', 'part']" in result["error"]
     assert not (tmp_path / "01_jet_tagging" / "hls4ml_tagger.h5").exists()
 
 

@@ -263,10 +263,60 @@ def fit_and_score(name: str, train_sample, val_sample, test_sample, *, model=Non
         model = gradient_boosted_baseline(train_sample.features, train_sample.labels, seed=seed)
         seconds = time.perf_counter() - started
         history = {"seconds": seconds, "jets_per_second": model.n_iter_ * len(train_sample) / seconds}
-        return model, history, model.predict_proba(test_sample.features)
+        return model, history, predict(name, model, test_sample)
     if model is None:
         model = build(name, train_sample, seed=seed)
     history = train(model, model_inputs(name, train_sample, scaler), train_sample.labels,
                     model_inputs(name, val_sample, scaler), val_sample.labels, epochs=epochs,
                     batch_size=batch_size, patience=patience, callbacks=callbacks, seed=seed)
-    return model, history, model.predict(model_inputs(name, test_sample, scaler), verbose=0, batch_size=4096)
+    return model, history, predict(name, model, test_sample, scaler)
+
+
+def predict(name: str, model, sample, scaler: StandardScaler | None = None) -> np.ndarray:
+    """Class scores (n, n_classes) of model ``name`` for a JetSample (batches of 512 keep memory low)."""
+    if name == "bdt":
+        return model.predict_proba(sample.features)
+    return model.predict(model_inputs(name, sample, scaler), verbose=0, batch_size=512)
+
+
+MODELS_FILE = "taggers.json"
+
+
+def save_models(directory: str | Path, fitted: dict, sample, scaler: StandardScaler) -> Path:
+    """Save every trained tagger of a run for later scoring (``load_models``): Keras models as
+    ``NAME.keras``, the boosted trees with joblib (scikit-learn's own way; load only files you made),
+    and ``taggers.json`` with the inputs they expect (classes, features and scaler, particles per jet,
+    image size)."""
+    import joblib
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, model in fitted.items():
+        if name == "bdt":
+            joblib.dump(model, directory / "bdt.joblib")
+        else:
+            model.save(directory / f"{name}.keras")
+    inputs = {"models": list(fitted), "classes": list(sample.classes), "features": list(scaler.features),
+              "mean": scaler.mean.tolist(), "scale": scaler.scale.tolist(),
+              "max_particles": None if sample.particles is None else int(sample.particles.shape[1]),
+              "image_size": None if sample.images is None else int(sample.images.shape[1])}
+    (directory / MODELS_FILE).write_text(json.dumps(inputs, indent=2) + "\n")
+    return directory
+
+
+def load_models(directory: str | Path) -> tuple[dict, StandardScaler, dict]:
+    """What ``save_models`` wrote: ({name: model}, scaler, inputs dict with ``max_particles`` etc.)."""
+    import joblib
+    from tensorflow import keras
+
+    import hepwb.models.particlenet  # noqa: F401  (registers the custom layers with Keras)
+    import hepwb.models.transformer  # noqa: F401
+
+    directory = Path(directory)
+    if not (directory / MODELS_FILE).exists():
+        raise FileNotFoundError(f"{directory}: no saved taggers ({MODELS_FILE} missing); "
+                                "run 01_jet_tagging with this output_dir first")
+    inputs = json.loads((directory / MODELS_FILE).read_text())
+    models = {name: joblib.load(directory / "bdt.joblib") if name == "bdt"
+              else keras.models.load_model(directory / f"{name}.keras") for name in inputs["models"]}
+    return models, StandardScaler(inputs["mean"], inputs["scale"], inputs["features"]), inputs

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import awkward as ak
 import numpy as np
 
-VERSION = "hepwb-detector-1.0"
+VERSION = "hepwb-detector-1.1"  # 1.1: calorimeter_energy_scale (1.0 reproduces 1.0)
 
 #: particle-flow candidate kinds stored in the ``kind`` field
 KINDS = {"charged_hadron": 0, "electron": 1, "muon": 2, "photon": 3, "neutral_hadron": 4}
@@ -71,6 +71,7 @@ class Detector:
     hcal_stochastic: float = 1.0
     hcal_constant: float = 0.05
     hcal_cell_threshold: float = 1.0  # GeV of energy
+    calorimeter_energy_scale: float = 1.0  # measured / true cell energy, ECAL and HCAL (a miscalibration)
     # vertexing
     vertex_min_tracks: int = 2
     # faults, for detector-monitoring studies (None: a healthy detector)
@@ -129,15 +130,16 @@ def _cell_centre(index, eta_max, cell_eta, cells_phi):
     return eta, phi
 
 
-def _calorimeter(event, energy, eta, phi, rng, *, eta_max, cell_eta, cells_phi, stochastic, constant, threshold):
-    """Sum deposits per (event, cell), smear, apply the threshold; returns flat cell candidates."""
+def _calorimeter(event, energy, eta, phi, rng, *, eta_max, cell_eta, cells_phi, stochastic, constant, threshold,
+                 scale=1.0):
+    """Sum deposits per (event, cell), smear, scale, apply the threshold; returns flat cell candidates."""
     cell, _ = _cell_index(eta, phi, eta_max, cell_eta, cells_phi)
     n_cells = int(round(2 * eta_max / cell_eta)) * cells_phi
     key = event.astype(np.int64) * n_cells + cell
     unique_key, inverse = np.unique(key, return_inverse=True)
     deposited = np.bincount(inverse, weights=energy, minlength=len(unique_key))
     sigma = deposited * np.hypot(stochastic / np.sqrt(np.maximum(deposited, 1e-9)), constant)
-    measured = deposited + sigma * rng.standard_normal(len(deposited))
+    measured = scale * (deposited + sigma * rng.standard_normal(len(deposited)))
     keep = measured > threshold
     cell_event, cell_id = np.divmod(unique_key[keep], n_cells)
     c_eta, c_phi = _cell_centre(cell_id, eta_max, cell_eta, cells_phi)
@@ -194,10 +196,12 @@ def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector
     hadronic = to_calo & ~electromagnetic & (np.abs(eta) < d.hcal_eta_max)
     ecal = _calorimeter(event[electromagnetic], truth.energy[electromagnetic], eta[electromagnetic], phi[electromagnetic], rng,
                         eta_max=d.ecal_eta_max, cell_eta=d.ecal_cell_eta, cells_phi=d.ecal_cells_phi,
-                        stochastic=d.ecal_stochastic, constant=d.ecal_constant, threshold=d.ecal_cell_threshold)
+                        stochastic=d.ecal_stochastic, constant=d.ecal_constant, threshold=d.ecal_cell_threshold,
+                        scale=d.calorimeter_energy_scale)
     hcal = _calorimeter(event[hadronic], truth.energy[hadronic], eta[hadronic], phi[hadronic], rng,
                         eta_max=d.hcal_eta_max, cell_eta=d.hcal_cell_eta, cells_phi=d.hcal_cells_phi,
-                        stochastic=d.hcal_stochastic, constant=d.hcal_constant, threshold=d.hcal_cell_threshold)
+                        stochastic=d.hcal_stochastic, constant=d.hcal_constant, threshold=d.hcal_cell_threshold,
+                        scale=d.calorimeter_energy_scale)
     if d.dead_calorimeter_region is not None:  # dead cells read nothing, in both calorimeters
         ecal, hcal = (_alive(cells, d.dead_calorimeter_region) for cells in (ecal, hcal))
     if d.hot_calorimeter_cell is not None:  # a noisy HCAL cell reads energy in every event
@@ -239,6 +243,27 @@ def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector
     columns = {k: ak.unflatten(flat[k].astype(dtypes[k]), counts) for k in dtypes}
     candidates = ak.zip(columns)
     return candidates, n_vertices.astype(np.int32)
+
+
+def particle_level(truth: TruthParticles) -> tuple[ak.Array, np.ndarray]:
+    """No detector at all: every visible final-state particle as it was generated (neutrinos dropped),
+    in the same record layout as ``simulate`` (the level of the public hls4ml and JetNet jet samples)."""
+    absid = np.abs(truth.pdg_id)
+    visible = ~np.isin(absid, _INVISIBLE_IDS)
+    counts = np.bincount(np.repeat(np.arange(len(truth.counts)), truth.counts)[visible],
+                         minlength=len(truth.counts))
+    px, py, pz, energy = (a[visible] for a in (truth.px, truth.py, truth.pz, truth.energy))
+    pt = np.hypot(px, py)
+    charge = charge_of(truth.pdg_id[visible])
+    kind = np.select([absid[visible] == 13, absid[visible] == 11, charge != 0, absid[visible] == 22],
+                     [KINDS["muon"], KINDS["electron"], KINDS["charged_hadron"], KINDS["photon"]],
+                     KINDS["neutral_hadron"])
+    columns = dict(pt=pt, eta=np.arcsinh(pz / np.maximum(pt, 1e-12)), phi=np.arctan2(py, px),
+                   mass=np.sqrt(np.maximum(energy**2 - pt**2 - pz**2, 0.0)), energy=energy,
+                   charge=charge, kind=kind.astype(np.int8), vertex=truth.vertex[visible].astype(np.int16))
+    order = np.lexsort((-pt, np.repeat(np.arange(len(counts)), counts)))  # by event, then decreasing pT
+    candidates = ak.zip({k: ak.unflatten(v[order], counts) for k, v in columns.items()})
+    return candidates, np.ones(len(counts), dtype=np.int32)
 
 
 def _alive(cells, region):

@@ -8,6 +8,7 @@ order. Writing files and running chunks in parallel is ``hepwb.generate``'s job.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -55,6 +56,46 @@ class Recipe:
     fractions: dict[str, float] | None = None  # sample -> share of the events (None: equal shares)
 
 
+@dataclass(frozen=True)
+class Variation:
+    """A changed world to test taggers in: detector parameters, extra Pythia settings, or no detector.
+
+    ``detector``: fields of ``hepwb.sim.detector.Detector`` and their new values, e.g.
+    ``{"calorimeter_energy_scale": 1.05}``; ``pythia``: settings applied after the process's own, e.g.
+    ``("Tune:pp = 21",)``; ``particle_level``: skip the detector (generated particles are the candidates).
+    """
+
+    detector: dict = field(default_factory=dict)
+    pythia: tuple[str, ...] = ()
+    particle_level: bool = False
+
+    def __post_init__(self):
+        fields = {f.name: f.type for f in dataclasses.fields(det.Detector) if f.name != "version"}
+        unknown = sorted(set(self.detector) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown detector parameter(s) {unknown}; the detector has {sorted(fields)}")
+        if self.particle_level and self.detector:
+            raise ValueError("a particle-level sample has no detector to change; drop the detector changes")
+        for name, value in self.detector.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"detector parameter {name} must be a number, got {value!r}")
+
+    def make_detector(self) -> det.Detector | None:
+        """The detector to simulate (None at particle level); its version string marks the change."""
+        if self.particle_level:
+            return None
+        if not self.detector:
+            return det.DEFAULT
+        changes = ", ".join(f"{k}={v}" for k, v in sorted(self.detector.items()))
+        return dataclasses.replace(det.DEFAULT, **self.detector, version=f"{det.VERSION} with {changes}")
+
+    def describe(self) -> dict:
+        return {"detector": dict(self.detector), "pythia": list(self.pythia), "particle_level": self.particle_level}
+
+
+NOMINAL = Variation()
+
+
 # --------------------------------------------------------------------------------------------
 # jets: one boosted jet per event, five classes (hls4ml jet-tagging benchmark)
 # --------------------------------------------------------------------------------------------
@@ -95,11 +136,13 @@ def _cartesian(candidates: ak.Array) -> ak.Array:
                    "E": candidates.energy}, depth_limit=2)
 
 
-def _jets_batch(pythia, n: int, jet_class: str, rng: np.random.Generator, opts: dict) -> dict:
+def _jets_batch(pythia, n: int, jet_class: str, rng: np.random.Generator, opts: dict,
+                detector: det.Detector | None = det.DEFAULT) -> dict:
     record = next_batch(pythia, n)
     targets = hard_process(record)
     targets = targets[_is_target(targets, jet_class)]
-    candidates, _ = det.simulate(to_truth(final_state(record)), rng)
+    truth = to_truth(final_state(record))
+    candidates, _ = det.particle_level(truth) if detector is None else det.simulate(truth, rng, detector)
     sequence = fastjet.ClusterSequence(_cartesian(candidates), _ANTIKT_08)
     jets = sequence.inclusive_jets(min_pt=opts["pt_min"] * 0.5)
     index = sequence.constituent_index(min_pt=opts["pt_min"] * 0.5)
@@ -175,12 +218,15 @@ def _fill(batch_fn, n_events: int, first_batch: int) -> dict:
     return {"events": _as_stored(merged), "n_generated": n_generated}
 
 
-def make_jets_chunk(n_events: int, seed: int, chunk: int, sample: str) -> dict:
-    """``n_events`` labelled jets of class ``sample`` for chunk number ``chunk`` of ``seed``."""
+def make_jets_chunk(n_events: int, seed: int, chunk: int, sample: str, variation: Variation = NOMINAL) -> dict:
+    """``n_events`` labelled jets of class ``sample`` for chunk number ``chunk`` of ``seed``, in the
+    world of ``variation`` (the same seed gives the same Pythia events unless it changes Pythia)."""
     stream = JET_CLASSES.index(sample)
-    pythia = make_pythia(_JET_PROCESS[sample], pythia_seed(seed, stream, chunk), _JET_KINEMATICS)
+    pythia = make_pythia(_JET_PROCESS[sample], pythia_seed(seed, stream, chunk), (*_JET_KINEMATICS, *variation.pythia))
     rng = np.random.default_rng([seed, stream, chunk])
-    return _fill(lambda size: _jets_batch(pythia, size, sample, rng, JETS_OPTIONS), n_events, first_batch=n_events + 10)
+    detector = variation.make_detector()
+    return _fill(lambda size: _jets_batch(pythia, size, sample, rng, JETS_OPTIONS, detector), n_events,
+                 first_batch=n_events + 10)
 
 
 _JET_BRANCHES = (
