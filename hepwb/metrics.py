@@ -383,3 +383,24 @@ def expected_calibration_error(y_true, scores, *, n_bins: int = 10) -> float:
     filled = table["counts"] > 0
     gap = np.abs(table["accuracy"][filled] - table["confidence"][filled])
     return float(np.sum(table["counts"][filled] * gap) / table["counts"].sum())
+
+
+def mass_sculpting(scores, mass, is_signal, signal_efficiency: float, edges) -> dict:
+    """What a cut on a binary tagger's score does to the background mass distribution.
+
+    The threshold keeps ``signal_efficiency`` of the signal; returns the threshold, the background
+    rejection 1/ε_B, the background mass histograms (``edges`` in GeV, counts) of the jets that pass and
+    that fail, and their Jensen-Shannon divergence (0: the cut leaves the mass shape alone).
+    """
+    scores, mass, is_signal = (np.asarray(a) for a in (scores, mass, is_signal))
+    if not 0 < signal_efficiency < 1:
+        raise ValueError(f"signal_efficiency must be in (0, 1), got {signal_efficiency}")
+    threshold = float(np.quantile(scores[is_signal.astype(bool)], 1 - signal_efficiency))
+    background = ~is_signal.astype(bool)
+    passed = scores[background] >= threshold
+    pass_counts = np.histogram(mass[background][passed], edges)[0]
+    fail_counts = np.histogram(mass[background][~passed], edges)[0]
+    efficiency = passed.mean()
+    return {"threshold": threshold, "rejection": float(1 / efficiency) if efficiency > 0 else float("inf"),
+            "jsd": jensen_shannon(pass_counts, fail_counts) if pass_counts.sum() and fail_counts.sum() else float("nan"),
+            "edges": np.asarray(edges, dtype=float), "pass_counts": pass_counts, "fail_counts": fail_counts}

@@ -13,6 +13,9 @@ import pytest
 
 from hepwb import batch
 
+#: notebooks that take the taggers 01_jet_tagging saved (parameter tagger_dir)
+NEEDS_TAGGERS = ("04_trigger_fpga", "05_tagger_robustness")
+
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
@@ -23,7 +26,7 @@ def smoke_run(tmp_path_factory):
     def run(stem):
         if stem not in cache:
             parameters = {}
-            if stem == "04_trigger_fpga":  # always the smoke run's own tagger, whatever ran before
+            if stem in NEEDS_TAGGERS:  # always the smoke run's own taggers, whatever ran before
                 run("01_jet_tagging")
                 parameters["tagger_dir"] = str(out / "01_jet_tagging")
             cache[stem] = batch.run_notebook(batch.NOTEBOOK_DIR / f"{stem}.ipynb", preset="smoke", out_dir=out,
@@ -52,7 +55,7 @@ def test_a_second_smoke_run_with_the_same_seed_gives_the_same_numbers(smoke_run,
     every metric agrees to 1e-12 (relative); only timings and memory may differ. Not bit for bit: NumPy's
     vectorised sums depend on memory alignment, which moved the 16th digit of a W1 distance once."""
     first, folder = smoke_run(stem)
-    parameters = {"tagger_dir": str(folder.parent / "01_jet_tagging")} if stem == "04_trigger_fpga" else {}
+    parameters = {"tagger_dir": str(folder.parent / "01_jet_tagging")} if stem in NEEDS_TAGGERS else {}
     second = batch.run_notebook(batch.NOTEBOOK_DIR / f"{stem}.ipynb", preset="smoke", out_dir=tmp_path,
                                 parameters=parameters)
     assert second["status"] == "ok", second["error"]
@@ -155,3 +158,13 @@ def test_gan_fastsim_refuses_an_unknown_model_before_reading_data(tmp_path):
                                 parameters={"model": "vae"})
     assert result["status"] == "failed"
     assert "model must be one of ('gan', 'wgan-gp'), got 'vae'" in result["error"]
+
+
+def test_tagger_robustness_smoke_run_decorrelates_and_scores_every_saved_tagger(smoke_run):
+    metrics = smoke_run("05_tagger_robustness")[0]["metrics"]
+    # the working point is fixed on the nominal set: there it keeps its 50 % of top jets, for every tagger
+    for tagger in ("hls4ml", "bdt", "pfn", "cnn", "particlenet", "part"):
+        assert metrics[f"shifted_mean_auc_{tagger}_nominal"] > 0.6, tagger
+        assert metrics[f"shifted_mean_auc_{tagger}_particle_level"] > 0.55, tagger
+    assert 0 < metrics["ece_deep_ensemble"] < 0.3
+    assert metrics["particle_level_accuracy"] > 0.3  # five classes: chance is 0.2

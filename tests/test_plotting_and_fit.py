@@ -55,7 +55,7 @@ def test_gauss_fit_and_bad_inputs():
 
 def _drawing_calls():
     """One small call of every drawing function of hepwb.plotting."""
-    from hepwb import data
+    from hepwb import data, metrics
 
     rng = np.random.default_rng(3)
     h = plotting.histogram(rng.normal(size=500), bins=10, range=(-3, 3))
@@ -68,7 +68,7 @@ def _drawing_calls():
     hpx = data.open(data.real_file("uproot-hepdata-example.root"))["hpx"]
     return {
         "plot_hists": lambda: plotting.plot_hists({"a": h}),
-        "overlay_panels": lambda: plotting.overlay_panels([{"a": h}, {"b": h}]),
+        "overlay_panels": lambda: plotting.overlay_panels([{"a": h}, {"b": h}], titles=["a", "b"]),
         "compare": lambda: plotting.compare({"a": h, "b": h}, "a"),
         "plot_root_histogram": lambda: plotting.plot_root_histogram(hpx),
         "scatter_figure": lambda: plotting.scatter_figure(real[:, 0], generated[:, 0], xlabel="x", ylabel="y"),
@@ -88,6 +88,11 @@ def _drawing_calls():
         "anomaly_roc_figure": lambda: plotting.anomaly_roc_figure({"AE": curve}, {"AE": 0.8}),
         "contribution_figure": lambda: plotting.contribution_figure({"healthy": {"met": 0.2, "jet": 0.8},
                                                                     "faulty": {"met": 0.5, "jet": 0.5}}),
+        "decorrelation_figure": lambda: plotting.decorrelation_figure({"1": (2.0, 30.0), "10": (20.0, 10.0),
+                                                                       "plain": (1.5, 40.0)}, ["1", "10"]),
+        "reliability_figure": lambda: plotting.reliability_figure({"m": metrics.reliability(labels, scores)},
+                                                                  {"m": 0.1}),
+        "shift_figure": lambda: plotting.shift_figure({"m": {"nominal": 0.9, "shifted": 0.8}}),
     }
 
 

@@ -1,4 +1,5 @@
-"""Metrics of a tagger's robustness on cases with known answers: distance correlation, JSD, calibration."""
+"""A tagger's robustness: metrics on cases with known answers (distance correlation, JSD, calibration,
+mass sculpting), the DisCo term, ensemble spreads, and the W-versus-QCD sample."""
 
 from __future__ import annotations
 
@@ -59,3 +60,68 @@ def test_reliability_bins_count_every_jet():
     assert np.isnan(table["accuracy"][0])  # nobody is less than 50 % sure of two classes
     with pytest.raises(ValueError, match="n_jets, n_classes"):
         metrics.reliability([0, 1], [0.3, 0.9])
+
+
+def test_disco_term_in_tensorflow_equals_the_metric_squared():
+    from hepwb.models.decorrelation import distance_correlation_squared
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=300)
+    y = x**2 + 0.3 * rng.normal(size=300)
+    weights = (rng.random(300) > 0.4).astype(float)
+    expected = metrics.distance_correlation(x, y, weights) ** 2
+    assert float(distance_correlation_squared(x, y, weights)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_cut_on_the_mass_itself_sculpts_and_a_random_score_does_not():
+    rng = np.random.default_rng(5)
+    mass = np.r_[rng.exponential(60, 5000), rng.normal(80, 8, 5000)]
+    is_signal = np.r_[np.zeros(5000), np.ones(5000)].astype(bool)
+    edges = np.linspace(0, 250, 26)
+    peaked = metrics.mass_sculpting(-np.abs(mass - 80), mass, is_signal, 0.5, edges)  # "is it near 80 GeV?"
+    blind = metrics.mass_sculpting(rng.random(10000), mass, is_signal, 0.5, edges)
+    assert peaked["jsd"] > 0.3 and blind["jsd"] < 0.01
+    assert blind["rejection"] == pytest.approx(2.0, rel=0.1)  # a random cut keeping half the signal
+    assert peaked["pass_counts"].sum() + peaked["fail_counts"].sum() <= 5000
+
+
+def test_disco_training_decorrelates_the_output_from_the_mass():
+    from hepwb.models.decorrelation import binary_tagger
+
+    rng = np.random.default_rng(6)
+    n = 4000
+    is_signal = rng.random(n) < 0.5
+    mass = np.where(is_signal, rng.normal(80, 10, n), rng.exponential(60, n))
+    shape = np.where(is_signal, 1.0, 0.0) + rng.normal(0, 1.0, n)  # a mass-independent handle
+    x = np.column_stack([(mass - 60) / 40, shape]).astype(np.float32)
+    y = np.column_stack([is_signal, mass]).astype(np.float32)
+    background = ~is_signal
+    correlation = {}
+    for weight in (0.0, 30.0):
+        model = binary_tagger(2, disco_weight=weight, seed=1)
+        model.fit(x, y, epochs=15, batch_size=1000, verbose=0)
+        score = model.predict(x, verbose=0)[:, 0]
+        correlation[weight] = metrics.distance_correlation(score[background][:2000], mass[background][:2000])
+    assert correlation[0.0] > 0.5 and correlation[30.0] < 0.5 * correlation[0.0]
+
+
+def test_ensemble_spread_is_zero_for_identical_members_and_grows_with_disagreement():
+    from hepwb.models import uncertainty
+
+    same = np.repeat(np.array([[[0.7, 0.3], [0.2, 0.8]]]), 4, axis=0)
+    mean, spread = uncertainty.spread(same)
+    assert np.allclose(mean, same[0]) and np.allclose(spread, 0.0)
+    different = same.copy()
+    different[0, 0] = [0.9, 0.1]
+    assert uncertainty.spread(different)[1][0] > 0 and uncertainty.spread(different)[1][1] == 0
+
+
+def test_w_against_qcd_keeps_three_classes_as_two():
+    from hepwb import jetdata, robustness
+
+    sample = jetdata.load_jets("jets", max_jets=500, particles=False, images=False, seed=2)
+    binary = robustness.signal_vs_background(sample, "W")
+    assert binary.classes == ("QCD", "W") and len(binary) == 300 and binary.labels.sum() == 100
+    assert np.all(robustness.jet_mass(binary) >= 0)
+    with pytest.raises(ValueError, match="must be distinct classes"):
+        robustness.signal_vs_background(sample, "Higgs")

@@ -244,9 +244,9 @@ def test_constituent_models_train_reproducibly_and_every_tagger_reloads(small_sa
     train, val, test = (s.subset(np.arange(min(len(s), 300))) for s in (train, val, test))
     scaler = taggers.StandardScaler().fit(train.features, HLS4ML_FEATURES)
     fitted, scores = {}, {}
-    for name in ("particlenet", "part", "bdt"):
+    for name in ("pfn", "particlenet", "part", "bdt"):
         fitted[name], _, scores[name] = taggers.fit_and_score(name, train, val, test, scaler=scaler, epochs=1, seed=4)
-        if name != "bdt":
+        if name in ("particlenet", "part"):
             again = taggers.fit_and_score(name, train, val, test, epochs=1, seed=4)[2]
             assert np.array_equal(again, scores[name]), name
     taggers.save_models(tmp_path, fitted, train, scaler)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import tensorflow as tf  # quiet already: hepwb.models sets TensorFlow's log level on import
 from tensorflow import keras
 
+from hepwb.models.layers import ApplyMask, MaskedMean, SelectFields
+
 #: where padded particles are moved before the neighbour search (far beyond any real distance)
 _FAR_AWAY = 1e4
 
@@ -65,40 +67,6 @@ def nearest_neighbours(points, mask, k: int):
     distance = squared[:, :, None] - 2.0 * tf.matmul(points, points, transpose_b=True) + squared[:, None, :]
     distance += tf.eye(tf.shape(points)[1], dtype=points.dtype) * 1e12  # never oneself
     return tf.math.top_k(-distance, k=k).indices
-
-
-@keras.utils.register_keras_serializable(package="hepwb")
-class MaskedMean(keras.layers.Layer):
-    """Average over real particles: inputs [x (B, N, C), mask (B, N)] -> (B, C)."""
-
-    def call(self, inputs):
-        x, mask = inputs
-        weights = tf.cast(mask, x.dtype)[..., None]
-        return tf.reduce_sum(x * weights, axis=1) / tf.maximum(tf.reduce_sum(weights, axis=1), 1.0)
-
-
-@keras.utils.register_keras_serializable(package="hepwb")
-class SelectFields(keras.layers.Layer):
-    """Some fields of every particle: (B, N, C) -> (B, N, len(fields))."""
-
-    def __init__(self, fields, **kwargs):
-        super().__init__(**kwargs)
-        self.fields = [int(f) for f in fields]
-
-    def call(self, particles):
-        return tf.gather(particles, self.fields, axis=-1)
-
-    def get_config(self):
-        return {**super().get_config(), "fields": self.fields}
-
-
-@keras.utils.register_keras_serializable(package="hepwb")
-class ApplyMask(keras.layers.Layer):
-    """Zero the padded particles: inputs [x (B, N, C), mask (B, N)] -> x * mask."""
-
-    def call(self, inputs):
-        x, mask = inputs
-        return x * tf.cast(mask, x.dtype)[..., None]
 
 
 def particle_net(n_particles: int = 50, n_fields: int = 4, n_classes: int = 5, *, k: int = 16,

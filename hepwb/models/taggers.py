@@ -57,6 +57,8 @@ def particle_flow_network(n_particles: int = 50, n_fields: int = 4, n_classes: i
     """
     from tensorflow import keras
 
+    from hepwb.models.layers import MaskedSum
+
     set_seed(seed)
     particles = keras.Input((n_particles, n_fields), name="particles")
     mask = keras.Input((n_particles,), name="mask")
@@ -65,8 +67,7 @@ def particle_flow_network(n_particles: int = 50, n_fields: int = 4, n_classes: i
         x = standardising_layer(real_particles)(x)
     for i, units in enumerate(phi_sizes, start=1):
         x = keras.layers.Dense(units, activation="relu", name=f"phi{i}")(x)  # acts on each particle alike
-    x = keras.layers.Multiply(name="mask_padding")([x, keras.layers.Reshape((n_particles, 1))(mask)])
-    x = keras.layers.Lambda(lambda t: keras.backend.sum(t, axis=1), name="sum_over_particles")(x)
+    x = MaskedSum(name="sum_over_particles")([x, mask])  # padded slots are multiplied by 0 before the sum
     for i, units in enumerate(f_sizes, start=1):
         x = keras.layers.Dense(units, activation="relu", name=f"f{i}")(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
@@ -309,7 +310,8 @@ def load_models(directory: str | Path) -> tuple[dict, StandardScaler, dict]:
     import joblib
     from tensorflow import keras
 
-    import hepwb.models.particlenet  # noqa: F401  (registers the custom layers with Keras)
+    import hepwb.models.layers  # noqa: F401  (registers the custom layers with Keras)
+    import hepwb.models.particlenet  # noqa: F401
     import hepwb.models.transformer  # noqa: F401
 
     directory = Path(directory)

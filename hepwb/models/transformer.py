@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf  # quiet already: hepwb.models sets TensorFlow's log level on import
 from tensorflow import keras
 
-from hepwb.models.particlenet import ApplyMask, SelectFields
+from hepwb.models.layers import ApplyMask, SelectFields
 
 #: names of the pair (interaction) features, in the order of ``pair_features``
 PAIR_FEATURES = ("ln_kt", "ln_z", "ln_delta_r", "ln_m2")
