@@ -80,15 +80,11 @@ def particle_net(n_particles: int = 50, n_fields: int = 4, n_classes: int = 5, *
     and k = 16; these defaults keep the k and are sized for a CPU (Adam at 3e-3: at 1e-3 it learned
     half as fast in the first epochs, which is all a school run has).
     """
-    from hepwb.models.taggers import _compiled, set_seed, standardising_layer
+    from hepwb.models.taggers import _compiled, particle_inputs, set_seed
 
     set_seed(seed)
-    particles = keras.Input((n_particles, n_fields), name="particles")
-    mask = keras.Input((n_particles,), name="mask")
+    particles, mask, x = particle_inputs(n_particles, n_fields, real_particles)
     points = SelectFields(point_fields, name="eta_phi")(particles)
-    x = particles
-    if real_particles is not None:
-        x = standardising_layer(real_particles)(x)
     x = ApplyMask(name="mask_padding")([x, mask])
     for i, channels in enumerate(blocks, start=1):
         x = EdgeConv(k, channels, name=f"edge_conv{i}")([points, x, mask])

@@ -60,11 +60,7 @@ def particle_flow_network(n_particles: int = 50, n_fields: int = 4, n_classes: i
     from hepwb.models.layers import MaskedSum
 
     set_seed(seed)
-    particles = keras.Input((n_particles, n_fields), name="particles")
-    mask = keras.Input((n_particles,), name="mask")
-    x = particles
-    if real_particles is not None:
-        x = standardising_layer(real_particles)(x)
+    particles, mask, x = particle_inputs(n_particles, n_fields, real_particles)
     for i, units in enumerate(phi_sizes, start=1):
         x = keras.layers.Dense(units, activation="relu", name=f"phi{i}")(x)  # acts on each particle alike
     x = MaskedSum(name="sum_over_particles")([x, mask])  # padded slots are multiplied by 0 before the sum
@@ -72,6 +68,17 @@ def particle_flow_network(n_particles: int = 50, n_fields: int = 4, n_classes: i
         x = keras.layers.Dense(units, activation="relu", name=f"f{i}")(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
     return _compiled(keras.Model([particles, mask], outputs, name="particle_flow_network"))
+
+
+def particle_inputs(n_particles: int, n_fields: int, real_particles=None):
+    """The inputs of a constituent tagger, particles (batch, n_particles, n_fields) and mask (batch,
+    n_particles), and the particles standardised with the moments of ``real_particles`` when given."""
+    from tensorflow import keras
+
+    particles = keras.Input((n_particles, n_fields), name="particles")
+    mask = keras.Input((n_particles,), name="mask")
+    x = particles if real_particles is None else standardising_layer(real_particles)(particles)
+    return particles, mask, x
 
 
 def standardising_layer(values, name: str = "standardise"):

@@ -120,14 +120,10 @@ def particle_transformer(n_particles: int = 50, n_fields: int = 4, n_classes: in
     mask) of some training jets standardise the pair features (their real pairs only). ParT itself has
     dim 128, 8 heads, 8 particle and 2 class-attention blocks; the defaults are sized for a CPU.
     """
-    from hepwb.models.taggers import _compiled, set_seed, standardising_layer
+    from hepwb.models.taggers import _compiled, particle_inputs, set_seed, standardising_layer
 
     set_seed(seed)
-    particles = keras.Input((n_particles, n_fields), name="particles")
-    mask = keras.Input((n_particles,), name="mask")
-    x = particles
-    if real_particles is not None:
-        x = standardising_layer(real_particles)(x)
+    particles, mask, x = particle_inputs(n_particles, n_fields, real_particles)
     x = ApplyMask(name="mask_inputs")([x, mask])
     x = keras.layers.Dense(dim, activation="gelu", name="embed1")(x)
     x = ApplyMask(name="mask_embedding")([keras.layers.Dense(dim, name="embed2")(x), mask])
