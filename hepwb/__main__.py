@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("generate", help="generate a dataset with Pythia 8 + detector + FastJet into ROOT")
-    gen.add_argument("name", help="dataset recipe: jets, zmumu or l1_events")
+    gen.add_argument("name", help="dataset recipe: jets, zmumu, l1_events or l1_jets")
     gen.add_argument("--events", type=_positive_int, default=None,
                      help="total events to store (default: the school size, 50000)")
     gen.add_argument("--seed", type=int, default=1, help="random seed (same seed, same events, any --workers)")

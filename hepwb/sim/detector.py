@@ -15,6 +15,15 @@ The model, in the spirit of Delphes' CMS card, but deliberately small:
 * pileup: charged particles from pileup vertices are removed when tracked (charged-hadron
   subtraction); neutral pileup stays. A pileup vertex counts as reconstructed when it has at least
   ``vertex_min_tracks`` tracks.
+* Level-1 trigger towers (``l1_towers``): what the calorimeter trigger sees, before any particle flow.
+  Every visible particle but muons and charged particles that curl up in the field deposits in a
+  grid of 0.087 x 0.087 towers (|eta| < 2.958), e/gamma in ECAL and hadrons in HCAL, pileup included.
+  Unlike the calibrated particle-flow candidates, the towers keep the raw calorimeter response of a
+  non-compensating calorimeter: a hadron's shower has an electromagnetic fraction f_em (mean
+  1 - (E / 1 GeV)^(m - 1), Groom's parametrisation, with a Gaussian spread shower to shower) measured
+  at 1 and a hadronic rest measured at h/e; a hadron that starts showering in the ECAL leaves its
+  electromagnetic part there, otherwise all of it lands in the HCAL. The barrel-endcap gap measures
+  less; tower ET is an integer in 0.5 GeV steps.
 
 All energies and momenta are in GeV, angles in radians.
 """
@@ -26,7 +35,7 @@ from dataclasses import asdict, dataclass
 import awkward as ak
 import numpy as np
 
-VERSION = "hepwb-detector-1.1"  # 1.1: calorimeter_energy_scale (1.0 reproduces 1.0)
+VERSION = "hepwb-detector-1.2"  # 1.1: calorimeter_energy_scale; 1.2: Level-1 towers (``simulate`` as in 1.0)
 
 #: particle-flow candidate kinds stored in the ``kind`` field
 KINDS = {"charged_hadron": 0, "electron": 1, "muon": 2, "photon": 3, "neutral_hadron": 4}
@@ -74,6 +83,22 @@ class Detector:
     calorimeter_energy_scale: float = 1.0  # measured / true cell energy, ECAL and HCAL (a miscalibration)
     # vertexing
     vertex_min_tracks: int = 2
+    # Level-1 calorimeter trigger towers (``l1_towers``; the particle-flow ``simulate`` does not use them)
+    tower_size: float = 0.087  # in eta and ~ in phi (2 pi / 72)
+    towers_eta: int = 68  # |eta| < 68 / 2 * 0.087 = 2.958
+    towers_phi: int = 72
+    tower_lsb: float = 0.5  # GeV of ET per count of the integer tower word
+    tower_max_count: int = 511  # 9-bit words saturate at 255.5 GeV
+    calorimeter_charged_pt_min: float = 0.7  # charged particles below curl up before the calorimeters
+    hcal_h_over_e: float = 0.5  # hadronic / electromagnetic response of the non-compensating HCAL
+    hcal_em_fraction_exponent: float = 0.85  # Groom's m: mean f_em = 1 - (E / 1 GeV)^(m - 1)
+    hadron_em_fraction_spread: float = 0.15  # shower-to-shower Gaussian spread of f_em
+    hadron_ecal_shower_probability: float = 0.6  # a hadron starts its shower in the ECAL (~ 1 interaction length)
+    # the HCAL's sampling term alone: with the f_em fluctuations on top, a single pion is measured to
+    # ~14 % at 50 GeV and ~29 % at 10 GeV, close to the 100 %/sqrt(E) of the particle-flow model's hcal_stochastic
+    hcal_sampling_stochastic: float = 0.7
+    calorimeter_gap_eta: tuple[float, float] = (1.30, 1.57)  # barrel-endcap transition (|eta|)
+    calorimeter_gap_response: float = 0.85  # extra response factor of the towers in the gap
     # faults, for detector-monitoring studies (None: a healthy detector)
     dead_calorimeter_region: tuple[float, float, float, float] | None = None  # eta_min, eta_max, phi_min, phi_max
     hot_calorimeter_cell: tuple[float, float, float] | None = None  # eta, phi, mean energy [GeV] it reads (30 % spread)
@@ -264,6 +289,76 @@ def particle_level(truth: TruthParticles) -> tuple[ak.Array, np.ndarray]:
     order = np.lexsort((-pt, np.repeat(np.arange(len(counts)), counts)))  # by event, then decreasing pT
     candidates = ak.zip({k: ak.unflatten(v[order], counts) for k, v in columns.items()})
     return candidates, np.ones(len(counts), dtype=np.int32)
+
+
+def mean_em_fraction(energy: np.ndarray, detector: Detector = DEFAULT) -> np.ndarray:
+    """Mean electromagnetic fraction of a hadron shower of ``energy`` GeV (Groom), shape of ``energy``."""
+    return 1.0 - np.power(np.maximum(energy, 1.0), detector.hcal_em_fraction_exponent - 1.0)
+
+
+def hadron_response(energy: np.ndarray, detector: Detector = DEFAULT) -> np.ndarray:
+    """Mean measured / true energy of a hadron in the non-compensating calorimeter (pi/e), shape of ``energy``."""
+    em = mean_em_fraction(energy, detector)
+    return em + (1.0 - em) * detector.hcal_h_over_e
+
+
+def tower_centres(detector: Detector = DEFAULT) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (eta, phi [rad]) of the trigger tower grid: shapes (towers_eta,) and (towers_phi,)."""
+    d = detector
+    eta = (np.arange(d.towers_eta) - d.towers_eta / 2 + 0.5) * d.tower_size
+    phi = -np.pi + (np.arange(d.towers_phi) + 0.5) * (2 * np.pi / d.towers_phi)
+    return eta, phi
+
+
+def l1_towers(truth: TruthParticles, rng: np.random.Generator, detector: Detector = DEFAULT) -> tuple[np.ndarray, np.ndarray]:
+    """The Level-1 calorimeter trigger's towers of a batch of events (pileup included in ``truth``).
+
+    Returns ``(ecal, hcal)``, each int16 of shape (n_events, towers_eta, towers_phi): transverse energy
+    in counts of ``tower_lsb`` GeV (rounded down, saturating at ``tower_max_count``), after the raw
+    calorimeter response (hadron showers split into a fluctuating electromagnetic part measured at 1
+    and a hadronic part at h/e, the gap, ``calorimeter_energy_scale``) and the stochastic (HCAL: its
+    sampling term) and constant resolution terms of each calorimeter, per tower.
+    """
+    d = detector
+    n_events = len(truth.counts)
+    event = np.repeat(np.arange(n_events), truth.counts)
+    absid = np.abs(truth.pdg_id)
+    pt = np.hypot(truth.px, truth.py)
+    eta = np.arcsinh(np.divide(truth.pz, pt, out=np.zeros_like(pt), where=pt > 0))
+    phi = np.arctan2(truth.py, truth.px)
+    charged = charge_of(truth.pdg_id) != 0
+    half_width = d.towers_eta / 2 * d.tower_size
+    reaches = (~np.isin(absid, _INVISIBLE_IDS) & (absid != 13) & (pt > 0) & (np.abs(eta) < half_width)
+               & ~(charged & (pt < d.calorimeter_charged_pt_min)))
+    electromagnetic = reaches & ((absid == 22) | (absid == 11))
+    hadronic = reaches & ~electromagnetic
+    i_eta = np.clip(((eta + half_width) / d.tower_size).astype(np.int64), 0, d.towers_eta - 1)
+    i_phi = (((phi + np.pi) / (2 * np.pi)) * d.towers_phi).astype(np.int64) % d.towers_phi
+    tower = (event * d.towers_eta + i_eta) * d.towers_phi + i_phi
+    n_towers = n_events * d.towers_eta * d.towers_phi
+    # hadron showers: f_em at 1, the rest at h/e; the electromagnetic part stays in the ECAL when the
+    # shower starts there
+    em_fraction = np.clip(mean_em_fraction(truth.energy, d) + d.hadron_em_fraction_spread
+                          * rng.standard_normal(len(pt)), 0.0, 1.0)
+    starts_in_ecal = hadronic & (rng.random(len(pt)) < d.hadron_ecal_shower_probability)
+    hadron_em = truth.energy * em_fraction
+    hadron_rest = truth.energy * (1.0 - em_fraction) * d.hcal_h_over_e
+    ecal_energy = np.where(electromagnetic, truth.energy, np.where(starts_in_ecal, hadron_em, 0.0))
+    hcal_energy = np.where(hadronic, hadron_rest + np.where(starts_in_ecal, 0.0, hadron_em), 0.0)
+    centre_eta, _ = tower_centres(d)
+    gap = (np.abs(centre_eta) > d.calorimeter_gap_eta[0]) & (np.abs(centre_eta) < d.calorimeter_gap_eta[1])
+    scale = d.calorimeter_energy_scale * np.where(gap, d.calorimeter_gap_response, 1.0)[None, :, None]
+    grids = []
+    for energy, stochastic, constant in ((ecal_energy, d.ecal_stochastic, d.ecal_constant),
+                                         (hcal_energy, d.hcal_sampling_stochastic, d.hcal_constant)):
+        deposited = np.bincount(tower[reaches], weights=energy[reaches], minlength=n_towers)
+        hit = np.flatnonzero(deposited)
+        sigma = deposited[hit] * np.hypot(stochastic / np.sqrt(deposited[hit]), constant)
+        measured = np.zeros(n_towers)
+        measured[hit] = np.maximum(deposited[hit] + sigma * rng.standard_normal(len(hit)), 0.0)
+        et = measured.reshape(n_events, d.towers_eta, d.towers_phi) * scale / np.cosh(centre_eta)[None, :, None]
+        grids.append(np.minimum(np.floor(et / d.tower_lsb), d.tower_max_count).astype(np.int16))
+    return grids[0], grids[1]
 
 
 def _alive(cells, region):

@@ -39,6 +39,10 @@ PROCESSES: dict[str, tuple[str, ...]] = {
     "drell_yan_mumu": ("WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "23:onIfAny = 13",
                        "PhaseSpace:mHatMin = 60."),
     "minimum_bias": ("SoftQCD:inelastic = on",),
+    # all 2 -> 2 QCD processes over a wide pT-hat range, sampled flat in log pT-hat and weighted back
+    "qcd_dijet": ("HardQCD:all = on", "PhaseSpace:pTHatMin = 20.", "PhaseSpace:pTHatMax = 600.",
+                  "PhaseSpace:bias2Selection = on", "PhaseSpace:bias2SelectionPow = 4.",
+                  "PhaseSpace:bias2SelectionRef = 20."),
     # l1_events: a Standard-Model cocktail behind a single-lepton trigger, and new physics
     "w_lnu": ("WeakSingleBoson:ffbar2W = on", "24:onMode = off", "24:onIfAny = 11 13 15"),
     "z_ll": ("WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "23:onIfAny = 11 13 15",
@@ -101,10 +105,16 @@ def make_pythia(process: str, seed: int, extra: tuple[str, ...] | list[str] = ()
     return pythia
 
 
-def next_batch(pythia, n_events: int) -> ak.Array:
-    """``n_events`` events as Pythia's awkward event record (fields ``id, status, p, ...``)."""
+def next_batch(pythia, n_events: int, *, weights: bool = False):
+    """``n_events`` events as Pythia's awkward event record (fields ``id, status, p, ...``).
+
+    With ``weights=True`` also each event's weight (NumPy, shape (n_events,)): 1 unless the
+    process biases its phase space (``PhaseSpace:bias2Selection``), then the compensating weight.
+    """
     with _quiet_stdout():
         batch = pythia.nextBatch(n_events)
+    if weights:
+        return batch.prt, ak.to_numpy(batch.info.weights[:, 0])
     return batch.prt
 
 
