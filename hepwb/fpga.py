@@ -3,7 +3,10 @@
 Owns: checking the C++ tool chain, converting with hls4ml 1.3 (Vitis backend configuration),
 compiling the bit-accurate C simulation (g++ only) and predicting with it, agreement between
 Keras and the C simulation, and analytic cost figures: bit operations (BOPs) and multipliers per
-layer for a reuse factor. Synthesis (``build()``) needs Vivado/Vitis HLS and is not done here.
+layer for a reuse factor. Boosted decision trees go the same way with conifer (the BDT counterpart of
+hls4ml): conversion, its bit-accurate C++ emulation compiled by g++, and its cost (comparators, adders,
+conifer's latency and resource estimates). Synthesis (``build()``) needs Vivado/Vitis HLS and is not
+done here.
 """
 
 from __future__ import annotations
@@ -268,6 +271,107 @@ def cost_table(models: dict, bits: dict[str, int], reuse_factors=(1, 2, 4)):
                          "multipliers": sum(m["multipliers"] for m in multipliers(model, reuse)),
                          "latency [cycles]": latency["cycles"], "latency [ns]": latency["nanoseconds"]})
     return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------------------
+# boosted decision trees with conifer
+# ------------------------------------------------------------------------------------------
+
+def ap_types_include() -> str:
+    """The folder of the Xilinx arbitrary-precision headers (ap_fixed.h) that ship with hls4ml.
+
+    conifer's C++ emulation needs them; ``XILINX_AP_INCLUDE`` (or a Vivado/Vitis installation) wins
+    when it is set.
+    """
+    import hls4ml
+
+    folder = Path(hls4ml.__file__).parent / "templates" / "vivado" / "ap_types"
+    if not (folder / "ap_fixed.h").exists():
+        raise FPGAToolError(f"hls4ml {hls4ml.__version__} has no ap_fixed.h under {folder}; set XILINX_AP_INCLUDE "
+                            "to a copy of https://github.com/Xilinx/HLS_arbitrary_Precision_Types/include")
+    return str(folder)
+
+
+def bdt_config(output_dir: str | Path, *, input_precision: str = "ap_fixed<24,12>",
+               threshold_precision: str = "ap_fixed<24,12>", score_precision: str = "ap_fixed<20,4>",
+               project_name: str = "l1_jet_bdt", part: str = DEFAULT_PART, clock_period_ns: float = 5.0) -> dict:
+    """A conifer configuration (Xilinx HLS backend): the project, the FPGA part, the clock and the
+    fixed-point types of the inputs, the cut thresholds and the summed score.
+
+    The defaults suit ``l1_jets``: inputs in 0.5 GeV steps up to ~1 TeV and sklearn's mid-point thresholds
+    are exact with 12 integer and 2 or more fractional bits; the score (a correction factor near 1.5)
+    keeps 16 fractional bits.
+    """
+    import conifer
+
+    config = conifer.backends.xilinxhls.auto_config(granularity="full")
+    config.update({"OutputDir": str(output_dir), "ProjectName": project_name, "XilinxPart": part,
+                   "ClockPeriod": str(clock_period_ns), "InputPrecision": input_precision,
+                   "ThresholdPrecision": threshold_precision, "ScorePrecision": score_precision})
+    return config
+
+
+def convert_bdt(bdt, config: dict, *, compile: bool = True):
+    """Convert a scikit-learn gradient-boosted ensemble with conifer (``bdt_config``) and, by default,
+    compile its bit-accurate C++ emulation with g++ (no vendor tools).
+
+    Returns the conifer model; ``bdt_predict(model, x)`` runs the emulation.
+    """
+    import copy
+    import logging
+    import os
+
+    import conifer
+
+    if not hasattr(bdt, "estimators_") or "GradientBoosting" not in type(bdt).__name__:
+        raise ValueError(f"convert_bdt takes a fitted sklearn GradientBoostingRegressor/Classifier, got {type(bdt).__name__}")
+    if compile:
+        check_compiler()
+        os.environ.setdefault("XILINX_AP_INCLUDE", ap_types_include())
+    if not hasattr(bdt, "n_classes_"):  # conifer 1.11 reads n_classes_, which regressors lack: one output
+        bdt = copy.copy(bdt)
+        bdt.n_classes_ = 1
+    logging.getLogger("conifer").setLevel(logging.ERROR)  # its INFO lines narrate every step
+    model = conifer.converters.convert_from_sklearn(bdt, config)
+    if compile:
+        model.compile()  # writes the HLS project and builds the emulation with g++
+    else:
+        model.write()
+    return model
+
+
+def bdt_predict(conifer_model, x: np.ndarray) -> np.ndarray:
+    """The conifer emulation's output for inputs x (n, n_features): the summed tree scores, float64 (n,)."""
+    return np.asarray(conifer_model.decision_function(np.ascontiguousarray(x, dtype=np.float64)),
+                      dtype=np.float64).reshape(len(x), -1)[:, 0]
+
+
+def bdt_cost(bdt, conifer_model=None, clock_mhz: float = 200.0) -> dict:
+    """What a boosted ensemble costs in an FPGA, without synthesis.
+
+    Counted from the trees: comparators (one per internal node, all evaluated in parallel in conifer's
+    unrolled design), adders for the tree sum (n_trees - 1) and no multipliers. Latency, analytic: one
+    cycle for the comparisons, one to select each tree's leaf, and an adder tree of ceil(log2 n_trees / 2)
+    cycles (two adder levels per cycle at 200 MHz, as ``latency_estimate``), plus one to register the
+    output. With a ``conifer_model``, conifer's own estimates (BDTs fitted to synthesis results) are
+    added: ``conifer_latency_cycles``, ``conifer_lut``, ``conifer_ff``.
+    """
+    trees = [tree.tree_ for stage in bdt.estimators_ for tree in stage]
+    comparators = int(sum((tree.children_left >= 0).sum() for tree in trees))
+    cycles = 2 + math.ceil(math.log2(max(len(trees), 2)) / 2) + 1
+    out = {"trees": len(trees), "max_depth": int(max(tree.max_depth for tree in trees)),
+           "comparators": comparators, "adders": len(trees) - 1, "multipliers": 0,
+           "latency_cycles": cycles, "latency_ns": cycles * 1e3 / clock_mhz}
+    if conifer_model is not None:
+        import logging
+
+        from conifer.utils.performance import performance_estimates
+
+        logging.getLogger("conifer").setLevel(logging.ERROR)  # "experimental, use with caution" on every call
+        estimates = performance_estimates(conifer_model)
+        out.update({"conifer_latency_cycles": int(estimates["latency"]), "conifer_lut": int(estimates["lut"]),
+                    "conifer_ff": int(estimates["ff"])})
+    return out
 
 
 def synthesis_tool() -> str | None:
