@@ -168,3 +168,13 @@ def test_tagger_robustness_smoke_run_decorrelates_and_scores_every_saved_tagger(
         assert metrics[f"shifted_mean_auc_{tagger}_particle_level"] > 0.55, tagger
     assert 0 < metrics["ece_deep_ensemble"] < 0.3
     assert metrics["particle_level_accuracy"] > 0.3  # five classes: chance is 0.2
+
+
+def test_trigger_regression_smoke_run_calibrates_and_agrees_in_firmware(smoke_run):
+    result, folder = smoke_run("06_trigger_regression")
+    metrics = result["metrics"]
+    assert metrics["hls4ml_agreement"] >= 0.99 and metrics["conifer_agreement"] >= 0.99
+    assert abs(metrics["response_100_LUT"] - 1) < 0.05 and metrics["resolution_100_LUT"] < 0.15
+    assert metrics["best_resolution_gain_vs_lut"] > 0  # even 20 trees or 3 epochs see the ECAL/HCAL split
+    assert metrics["pt95_LUT"] > 100  # the turn-on of a 100 GeV threshold is 95 % efficient above it
+    assert (folder / "hls4ml_regressor" / "firmware").is_dir() and (folder / "conifer_bdt" / "firmware").is_dir()
