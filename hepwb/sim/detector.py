@@ -137,6 +137,15 @@ def charge_of(pdg_id: np.ndarray) -> np.ndarray:
     return (charge * np.sign(pdg_id)).astype(np.int8)
 
 
+def _kinematics(truth: TruthParticles):
+    """Per particle: event number, |PDG id|, pT, eta (+-10 along the beam), phi."""
+    event = np.repeat(np.arange(len(truth.counts)), truth.counts)
+    pt = np.hypot(truth.px, truth.py)
+    eta = np.arcsinh(np.divide(truth.pz, pt, out=np.zeros_like(pt), where=pt > 0))
+    eta = np.where(pt > 0, eta, np.sign(truth.pz) * 10.0)
+    return event, np.abs(truth.pdg_id), pt, eta, np.arctan2(truth.py, truth.px)
+
+
 def _relative_resolution(pt, constant, slope):
     return np.hypot(constant, slope * pt)
 
@@ -189,12 +198,7 @@ def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector
     """
     d = detector
     n_events = len(truth.counts)
-    event = np.repeat(np.arange(n_events), truth.counts)
-    absid = np.abs(truth.pdg_id)
-    pt = np.hypot(truth.px, truth.py)
-    eta = np.arcsinh(np.divide(truth.pz, pt, out=np.zeros_like(pt), where=pt > 0))
-    eta = np.where(pt > 0, eta, np.sign(truth.pz) * 10.0)
-    phi = np.arctan2(truth.py, truth.px)
+    event, absid, pt, eta, phi = _kinematics(truth)
     charge = charge_of(truth.pdg_id)
     visible = ~np.isin(absid, _INVISIBLE_IDS)
     u = rng.random(len(pt))  # one uniform per particle for all efficiency decisions
@@ -321,11 +325,7 @@ def l1_towers(truth: TruthParticles, rng: np.random.Generator, detector: Detecto
     """
     d = detector
     n_events = len(truth.counts)
-    event = np.repeat(np.arange(n_events), truth.counts)
-    absid = np.abs(truth.pdg_id)
-    pt = np.hypot(truth.px, truth.py)
-    eta = np.arcsinh(np.divide(truth.pz, pt, out=np.zeros_like(pt), where=pt > 0))
-    phi = np.arctan2(truth.py, truth.px)
+    event, absid, pt, eta, phi = _kinematics(truth)
     charged = charge_of(truth.pdg_id) != 0
     half_width = d.towers_eta / 2 * d.tower_size
     reaches = (~np.isin(absid, _INVISIBLE_IDS) & (absid != 13) & (pt > 0) & (np.abs(eta) < half_width)
