@@ -66,6 +66,7 @@ def _drawing_calls():
     gan_history = {"epoch": [1, 2], "generator_loss": [1.0, 0.9], "discriminator_loss": [0.7, 0.6],
                    "mass_loss": [5.0, 3.0]}
     hpx = data.open(data.real_file("uproot-hepdata-example.root"))["hpx"]
+    true_pt = rng.uniform(20, 600, 400)
     return {
         "plot_hists": lambda: plotting.plot_hists({"a": h}),
         "overlay_panels": lambda: plotting.overlay_panels([{"a": h}, {"b": h}], titles=["a", "b"]),
@@ -93,6 +94,16 @@ def _drawing_calls():
         "reliability_figure": lambda: plotting.reliability_figure({"m": metrics.reliability(labels, scores)},
                                                                   {"m": 0.1}),
         "shift_figure": lambda: plotting.shift_figure({"m": {"nominal": 0.9, "shifted": 0.8}}),
+        "scale_resolution_figure": lambda: plotting.scale_resolution_figure(
+            {"m": metrics.response_resolution(true_pt * rng.normal(1, 0.1, 400), true_pt, [20, 100, 600])}),
+        "turn_on_figure": lambda: plotting.turn_on_figure(
+            {"m": metrics.turn_on(true_pt + rng.normal(0, 10, 400), true_pt, 100.0, [40, 80, 120, 160])}, 100.0,
+            {"m": metrics.turn_on_fit(true_pt + rng.normal(0, 10, 400), true_pt, 100.0)}),
+        "rate_figure": lambda: plotting.rate_figure({"m": metrics.rate_curve(np.linspace(20, 600, 5000),
+                                                                             np.linspace(20, 600, 5000), [100.0, 200.0])}),
+        "tower_windows_figure": lambda: plotting.tower_windows_figure(rng.random((2, 9, 9, 2)) * 4, ["a", "b"]),
+        "difference_figure": lambda: plotting.difference_figure({"m": rng.normal(0, 0.1, 100)}),
+        "bars_figure": lambda: plotting.bars_figure({"a": 0.3, "b": 0.7}, xlabel="importance"),
     }
 
 
