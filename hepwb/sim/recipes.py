@@ -137,6 +137,13 @@ def _cartesian(candidates: ak.Array) -> ak.Array:
                    "E": candidates.energy}, depth_limit=2)
 
 
+def _eta_phi_pt(jets) -> ak.Array:
+    """FastJet's jets (px, py, pz) as records (pt, eta, phi), by decreasing pT."""
+    pt = np.hypot(jets.px, jets.py)
+    out = ak.zip({"pt": pt, "eta": np.arcsinh(jets.pz / pt), "phi": np.arctan2(jets.py, jets.px)})
+    return out[ak.argsort(out.pt, ascending=False)]
+
+
 def _jets_batch(pythia, n: int, jet_class: str, rng: np.random.Generator, opts: dict,
                 detector: det.Detector | None = det.DEFAULT) -> dict:
     record = next_batch(pythia, n)
@@ -391,11 +398,8 @@ def _l1_batch(pythia, n: int, sample: str, rng: np.random.Generator, opts: dict,
     # jets from every candidate but the muons (which leave little in the calorimeters)
     sequence = fastjet.ClusterSequence(_cartesian(candidates[candidates.kind != det.KINDS["muon"]]),
                                        fastjet.JetDefinition(fastjet.antikt_algorithm, opts["jet_radius"]))
-    jets = sequence.inclusive_jets(min_pt=opts["jet_pt_min"])
-    jet_pt = np.hypot(jets.px, jets.py)
-    jets = ak.zip({"pt": jet_pt, "eta": np.arcsinh(jets.pz / jet_pt), "phi": np.arctan2(jets.py, jets.px)})
+    jets = _eta_phi_pt(sequence.inclusive_jets(min_pt=opts["jet_pt_min"]))  # candidates (and leptons) are pT-ordered
     jets = jets[abs(jets.eta) < opts["jet_abs_eta_max"]]
-    jets = jets[ak.argsort(jets.pt, ascending=False)]  # candidates (and so leptons) are already pT-ordered
 
     def objects(array, n_max):
         return ak.zip({"pt": array.pt[:, :n_max], "eta": array.eta[:, :n_max], "phi": array.phi[:, :n_max]})
@@ -476,12 +480,6 @@ def _nearest(jets: ak.Array, others: ak.Array, max_dr: float):
     return ak.mask(ak.firsts(best, axis=2), ak.fill_none(best_dr < max_dr, False))
 
 
-def _eta_phi_pt(jets) -> ak.Array:
-    pt = np.hypot(jets.px, jets.py)
-    out = ak.zip({"pt": pt, "eta": np.arcsinh(jets.pz / pt), "phi": np.arctan2(jets.py, jets.px)})
-    return out[ak.argsort(out.pt, ascending=False)]
-
-
 def _l1_jets_batch(pythia, pileup: PileupPool, n: int, rng: np.random.Generator, opts: dict,
                    detector: det.Detector) -> dict:
     record, weight = next_batch(pythia, n, weights=True)
@@ -511,20 +509,18 @@ def _l1_jets_batch(pythia, pileup: PileupPool, n: int, rng: np.random.Generator,
     has_seed = ~ak.is_none(seed_pick, axis=1)
     gen, seed_pick, offline_pick = gen[has_seed], seed_pick[has_seed], offline_pick[has_seed]
     seed = ak.flatten(seed_list[ak.drop_none(seed_pick)])
-    matched_offline = offline[ak.fill_none(offline_pick, 0)]
-    offline_pt = ak.flatten(ak.where(ak.is_none(offline_pick, axis=1), 0.0,
-                                     ak.fill_none(matched_offline.pt, 0.0)))
+    offline_pt = ak.flatten(ak.fill_none(offline.pt[offline_pick], 0.0))  # a missing index gives None: 0 GeV
     jet_event = np.repeat(np.arange(n), ak.to_numpy(ak.num(gen)))
-    c_event, c_eta, c_phi = jet_event, ak.to_numpy(seed.i_eta), ak.to_numpy(seed.i_phi)
+    i_eta, i_phi = ak.to_numpy(seed.i_eta), ak.to_numpy(seed.i_phi)
     active_towers = ((ecal > 0) | (hcal > 0)).sum(axis=(1, 2))
     out = {
         "weight": weight[jet_event],
         "gen_pt": ak.flatten(gen.pt), "gen_eta": ak.flatten(gen.eta), "gen_phi": ak.flatten(gen.phi),
         "offline_pt": offline_pt,
-        "seed_ieta": c_eta.astype(np.int32), "seed_iphi": c_phi.astype(np.int32),
+        "seed_ieta": i_eta.astype(np.int32), "seed_iphi": i_phi.astype(np.int32),
         "n_vertices": n_vertices[jet_event], "n_towers": active_towers[jet_event].astype(np.int32),
-        "towers_ecal": trigger.windows(ecal, c_event, c_eta, c_phi),
-        "towers_hcal": trigger.windows(hcal, c_event, c_eta, c_phi),
+        "towers_ecal": trigger.windows(ecal, jet_event, i_eta, i_phi),
+        "towers_hcal": trigger.windows(hcal, jet_event, i_eta, i_phi),
     }
     return {"events": out, "n_generated": n}
 
