@@ -413,7 +413,11 @@ def mass_sculpting(scores, mass, is_signal, signal_efficiency: float, edges) -> 
 # ------------------------------------------------------------------------------------------
 
 def _bootstrap(values: np.ndarray, statistic, n_bootstrap: int, rng: np.random.Generator) -> float:
-    """Standard deviation of ``statistic`` over ``n_bootstrap`` resamples of ``values``."""
+    """Standard deviation of ``statistic`` over ``n_bootstrap`` resamples of ``values``.
+
+    By hand, not scipy.stats.bootstrap: its seed argument changed name (random_state -> rng) within the
+    SciPy versions pyproject allows, and the standard error is all that is needed here.
+    """
     picks = rng.integers(0, len(values), size=(n_bootstrap, len(values)))
     return float(np.std([statistic(values[p]) for p in picks]))
 
