@@ -86,6 +86,15 @@ def dimuon_mass(features: np.ndarray) -> np.ndarray:
     return np.asarray((mu1 + mu2).mass)
 
 
+def feature(features: np.ndarray, name: str) -> np.ndarray:
+    """One column of a feature table (n, 17) by name, or ``"m_ll"``: the dimuon mass computed from it [GeV]."""
+    if name == "m_ll":
+        return dimuon_mass(features)
+    if name not in FEATURE_NAMES:
+        raise KeyError(f"no feature {name!r}; features are {FEATURE_NAMES} and 'm_ll'")
+    return features[:, FEATURE_NAMES.index(name)]
+
+
 def _logit(x, margin):
     """logit of x in [0, 1], squeezed into [margin, 1 - margin] so that 0 and 1 stay finite."""
     x = x * (1 - 2 * margin) + margin

@@ -3,7 +3,8 @@
 Owns: one-vs-rest ROC curves, AUC, background rejection 1/eps_B at a signal efficiency,
 accuracy, confusion matrices, working points, and the comparison table of several models;
 for generators: per-feature Kolmogorov-Smirnov and 1-Wasserstein distances, the statistics
-score, and the Frechet and kernel physics distances (FPD, KPD) of Kansal et al. (2022); for anomaly
+score, the Frechet and kernel physics distances (FPD, KPD) of Kansal et al. (2022), the agreement of
+the tails and the classifier two-sample test; for anomaly
 detection: the true-positive rate at a trigger's false-positive rate, with uncertainties, as a rate;
 for energy regression: response and resolution in bins, trigger turn-on curves and their fitted
 50 % and 95 % points, the threshold for an efficiency, the rate it lets through, and agreement in pT.
@@ -246,6 +247,97 @@ def histogram_pulls(real, generated, edges) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(sigma > 0, difference / sigma, np.nan)
 
+
+
+def _tail_pulls(simulated, generated, edges) -> np.ndarray:
+    """(scaled generated - simulated) / sigma per bin of ``edges``, Poisson errors of both counts; the
+    generated counts are scaled to the simulated sample's size (it may be larger: augmentation)."""
+    n_sim, _ = np.histogram(simulated, edges)
+    n_gen, _ = np.histogram(generated, edges)
+    scale = len(simulated) / len(generated)
+    sigma = np.sqrt(n_sim + scale**2 * n_gen)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sigma > 0, (scale * n_gen - n_sim) / sigma, np.nan)
+
+
+def tail_agreement(simulated, generated, *, quantile: float = 0.95, lower_tail: bool | None = None,
+                   n_bins: int = 10, n_sigma: float = 2.0) -> dict:
+    """How well a generator makes the tails of one feature: the fraction of tail bins that agree within ``n_sigma``.
+
+    The upper tail is the simulated events above the ``quantile`` point, split into ``n_bins`` bins of equal
+    simulated count, the last one open (generated events beyond the simulated maximum count in it); the
+    lower tail, mirrored below the 1 - ``quantile`` point, is added where the feature has one: by default
+    (``lower_tail=None``) when fewer than 1 % of simulated events sit at its minimum (a density that falls
+    off, not a pile at a bound such as pT = 0 or a count of 0). The pull per bin is (scaled generated -
+    simulated) / sigma with Poisson errors of both counts, the generated count scaled to the simulated
+    sample's size. Bins that coincide (integer features) are merged.
+
+    Returns ``fraction`` (NaN without tail bins), ``pulls`` (n_bins,) and ``edges``: one array per tail.
+    """
+    simulated, generated = np.asarray(simulated, dtype=np.float64), np.asarray(generated, dtype=np.float64)
+    if simulated.ndim != 1 or generated.ndim != 1 or len(simulated) < n_bins / (1 - quantile) or len(generated) < 2:
+        raise ValueError(f"expected two 1-d samples, the simulated one with at least {n_bins / (1 - quantile):.0f} "
+                         f"events ({n_bins} bins beyond the {quantile:.0%} point), got {simulated.shape} and "
+                         f"{generated.shape}")
+    if not 0.5 < quantile < 1:
+        raise ValueError(f"quantile must be in (0.5, 1), got {quantile}")
+    if lower_tail is None:
+        lower_tail = np.mean(simulated == simulated.min()) < 0.01
+    tails = [np.quantile(simulated, np.linspace(quantile, 1.0, n_bins + 1))]
+    if lower_tail:
+        tails.append(np.quantile(simulated, np.linspace(0.0, 1 - quantile, n_bins + 1)))
+    edges, pulls = [], []
+    for k, tail in enumerate(tails):
+        tail = np.unique(tail)
+        if len(tail) < 2:
+            continue
+        # open the outer end: upper tail to +inf, lower tail from -inf
+        tail = np.concatenate([tail[:-1], [np.inf]]) if k == 0 else np.concatenate([[-np.inf], tail[1:]])
+        edges.append(tail)
+        pulls.append(_tail_pulls(simulated, generated, tail))
+    pulls = np.concatenate(pulls) if pulls else np.zeros(0)
+    finite = pulls[np.isfinite(pulls)]
+    fraction = float(np.mean(np.abs(finite) < n_sigma)) if len(finite) else float("nan")
+    return {"fraction": fraction, "pulls": pulls, "edges": edges}
+
+
+def tail_fraction(results, *, n_sigma: float = 2.0) -> float:
+    """The fraction of the tail bins of several ``tail_agreement`` results (e.g. m_ll and missing ET together)
+    whose pull is within ``n_sigma``."""
+    pulls = np.concatenate([np.asarray(r["pulls"], dtype=float) for r in results])
+    pulls = pulls[np.isfinite(pulls)]
+    return float(np.mean(np.abs(pulls) < n_sigma)) if len(pulls) else float("nan")
+
+
+def classifier_two_sample_test(simulated, generated, *, n_bootstrap: int = 100, seed: int = 1) -> dict:
+    """Can a classifier tell generated from simulated events? Its ROC AUC on events it did not train on.
+
+    The field's test for generative models (the CaloChallenge's; Lopez-Paz & Oquab 2017): a
+    gradient-boosted classifier (sklearn's HistGradientBoostingClassifier) learns to separate the two
+    samples, cut to the same size; with two folds every event is scored by the classifier that did not
+    see it. 0.5: indistinguishable; 1: always told apart. The error is the standard deviation of the AUC
+    over ``n_bootstrap`` resamplings of the scored events. Tables (n, d) with the same d.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    simulated, generated = _check_tables(simulated, generated)
+    n = min(len(simulated), len(generated))
+    if n < 100:
+        raise ValueError(f"the classifier test needs at least 100 events of each sample, got {n}")
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([simulated[rng.permutation(len(simulated))[:n]], generated[rng.permutation(len(generated))[:n]]])
+    y = np.concatenate([np.zeros(n), np.ones(n)])
+    fold = rng.permutation(2 * n) % 2
+    scores = np.empty(2 * n)
+    for k in (0, 1):
+        classifier = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, early_stopping=True,
+                                                    validation_fraction=0.2, random_state=seed)
+        classifier.fit(x[fold != k], y[fold != k])
+        scores[fold == k] = classifier.predict_proba(x[fold == k])[:, 1]
+    auc = float(roc_auc_score(y, scores))
+    picks = rng.integers(0, 2 * n, size=(n_bootstrap, 2 * n))
+    spread = np.std([roc_auc_score(y[p], scores[p]) for p in picks])
+    return {"auc": auc, "auc_error": float(spread), "events": int(n)}
 
 # ---- anomaly detection at a trigger ---------------------------------------------------------
 

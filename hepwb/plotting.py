@@ -350,15 +350,17 @@ def bit_scan_figure(bits, accuracy, mean_auc, float_accuracy: float, float_auc: 
     return fig
 
 
-def comparison_grid(real: np.ndarray, generated: np.ndarray, names, *, units=None, ncols: int = 4, bins: int = 40,
+def comparison_grid(real: np.ndarray, generated, names, *, units=None, ncols: int = 4, bins: int = 40,
                     labels=("real", "generated")) -> Figure:
     """Real vs generated histograms of every feature (columns of (n, d) tables), each with a ratio panel.
 
-    Shapes are compared (both normalised to unit area); the real sample's statistical uncertainty is
+    ``generated`` is one table (labelled ``labels[1]``) or several, {label: table}, overlaid in C1, C2, ...
+    Shapes are compared (all normalised to unit area); the real sample's statistical uncertainty is
     the grey band of the ratio panel. Ranges cover the real sample's 0.1-99.9 % quantiles.
     """
     names = list(names)
     units = list(units) if units is not None else [""] * len(names)
+    generated = dict(generated) if isinstance(generated, dict) else {labels[1]: generated}
     nrows = -(-len(names) // ncols)
     with matplotlib.style.context(_STYLE):
         fig = Figure(figsize=(4.2 * ncols, 4.0 * nrows))
@@ -370,16 +372,19 @@ def comparison_grid(real: np.ndarray, generated: np.ndarray, names, *, units=Non
             integer = np.all(np.mod(real[:, j], 1) == 0)
             edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0) if integer and high - low < 60 else \
                 np.linspace(low, high, bins + 1)
-            counts = {}
-            for label_, values, style in ((labels[0], real[:, j], "k"), (labels[1], generated[:, j], "C1")):
+            samples = {labels[0]: (real[:, j], "k"), **{label_: (table[:, j], f"C{k + 1}")
+                                                         for k, (label_, table) in enumerate(generated.items())}}
+            densities = {}
+            for label_, (values, colour) in samples.items():
                 h = hist.Hist(hist.axis.Variable(edges)).fill(values)
-                density = h.density() if h.sum() > 0 else np.zeros(len(edges) - 1)
-                counts[label_] = (density, np.sqrt(h.values()) / max(h.sum(), 1) / np.diff(edges))
-                mplhep.histplot(density, edges, ax=main, color=style, lw=1.5, label=label_, flow="none")
-            ref, ref_err = counts[labels[0]]
-            gen, _ = counts[labels[1]]
+                densities[label_] = h.density() if h.sum() > 0 else np.zeros(len(edges) - 1)
+                mplhep.histplot(densities[label_], edges, ax=main, color=colour, lw=1.5, label=label_, flow="none")
+                if label_ == labels[0]:
+                    ref_err = np.sqrt(h.values()) / max(h.sum(), 1) / np.diff(edges)
+            ref = densities[labels[0]]
             with np.errstate(divide="ignore", invalid="ignore"):
-                sub.stairs(np.where(ref > 0, gen / ref, np.nan), edges, color="C1", lw=1.5)
+                for label_, (_, colour) in list(samples.items())[1:]:
+                    sub.stairs(np.where(ref > 0, densities[label_] / ref, np.nan), edges, color=colour, lw=1.5)
                 band = np.where(ref > 0, ref_err / ref, np.nan)
             sub.stairs(1 + band, edges, baseline=1 - band, fill=True, color="grey", alpha=0.4)
             sub.axhline(1, color="black", lw=0.8)
@@ -430,6 +435,50 @@ def gan_losses(history: dict, checkpoints=(), chosen: int | None = None) -> Figu
     loss_ax.set_ylabel("loss")
     loss_ax.legend(fontsize=10)
     mass_ax.set_ylabel(r"MSE of sorted $m_{\mu\mu}$ [GeV$^2$]")
+    return fig
+
+
+def flow_losses(history: dict, checkpoints=(), chosen: int | None = None) -> Figure:
+    """A flow's mean negative log-likelihood per event (training and validation) against epoch; checkpoints as
+    ticks, the chosen one red."""
+    fig, ax = new_figure(figsize=(7, 4.2))
+    ax.plot(history["epoch"], history["train_nll"], label="training")
+    if np.isfinite(history["validation_nll"]).any():
+        ax.plot(history["epoch"], history["validation_nll"], label="validation")
+    for epoch in checkpoints:
+        ax.axvline(epoch, color="red" if epoch == chosen else "grey", lw=1.5 if epoch == chosen else 0.5,
+                   ls="-" if epoch == chosen else ":")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("negative log-likelihood / event")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=10)
+    return fig
+
+
+def tail_pulls_figure(results: dict[str, dict[str, dict]], *, n_sigma: float = 2.0) -> Figure:
+    """Pulls of the tail bins (``metrics.tail_agreement``), one panel per feature, one marker colour per generator.
+
+    ``results``: {generator: {feature: tail_agreement result}}. Bins run from the outermost lower-tail bin to
+    the outermost upper-tail bin; the band is +-``n_sigma``; the legend gives the fraction inside it.
+    """
+    features = list(next(iter(results.values())))
+    fig, axes = new_figure(ncols=len(features), figsize=(6 * len(features), 4.2))
+    axes = np.atleast_1d(axes)
+    for ax, feature in zip(axes, features):
+        for index, (model, by_feature) in enumerate(results.items()):
+            result = by_feature[feature]
+            n_upper = len(result["edges"][0]) - 1
+            upper, lower = result["pulls"][:n_upper], result["pulls"][n_upper:]
+            positions = np.concatenate([np.arange(-len(lower), 0), np.arange(1, n_upper + 1)])
+            offset = 0.12 * (index - (len(results) - 1) / 2)
+            ax.plot(positions + offset, np.concatenate([lower, upper]), "o", color=f"C{index + 1}",
+                    label=f"{model}: {result['fraction']:.0%} within {n_sigma:g}σ")
+        ax.axhspan(-n_sigma, n_sigma, color="grey", alpha=0.2)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.axvline(0, color="grey", lw=0.8, ls=":")
+        ax.set_xlabel(f"{feature}: tail bin (< 0 lower tail, > 0 upper tail)")
+        ax.set_ylabel("pull (generated - simulated) / σ")
+        ax.legend(fontsize=9)
     return fig
 
 
@@ -659,11 +708,16 @@ def difference_figure(differences: dict, *, step: float = 0.5, limit: float = 2.
     return fig
 
 
-def bars_figure(values: dict, *, xlabel: str) -> Figure:
-    """Horizontal bars, one per name, in the order given (e.g. a BDT's feature importances)."""
+def bars_figure(values: dict, *, xlabel: str, log: bool = False) -> Figure:
+    """Horizontal bars, one per name, in the order given (e.g. a BDT's feature importances), each labelled with
+    its value; ``log`` for a logarithmic axis (e.g. rates spanning orders of magnitude)."""
     fig, ax = new_figure(figsize=(7.5, 0.45 * len(values) + 1.5))
-    ax.barh(range(len(values)), list(values.values()), color="C0")
+    bars = ax.barh(range(len(values)), list(values.values()), color="C0")
+    ax.bar_label(bars, labels=[f"{v:.3g}" for v in values.values()], fontsize=10, padding=2)
     ax.set_yticks(range(len(values)), list(values), fontsize=12)
     ax.set_xlabel(xlabel)
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(right=ax.get_xlim()[1] * 5)
     fig.tight_layout()
     return fig

@@ -1,4 +1,4 @@
-"""Fast simulation: the event features, their invertible preprocessing, the generative metrics, the GAN."""
+"""Fast simulation: the event features, their invertible preprocessing, the generative metrics, the GAN and the flow."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 
 from hepwb import eventdata, metrics
 from hepwb.eventdata import FEATURE_NAMES
+from hepwb.models import fastsim
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +133,8 @@ def test_gan_trains_generates_physical_events_and_picks_a_checkpoint(events, tra
     assert generated.shape == (3000, 17) and np.isfinite(generated).all()
     assert eventdata.passes_selection(generated).all()
     np.testing.assert_array_equal(generated, model.generate(3000, seed=5))  # fixed seed, same events
-    table = gan.evaluate_checkpoints(model, events.features[4000:])
-    assert table["chosen"].sum() == 1 and np.isfinite(table[list(gan.CHECKPOINT_COLUMNS)].to_numpy()).all()
+    table = fastsim.evaluate_checkpoints(model, events.features[4000:])
+    assert table["chosen"].sum() == 1 and np.isfinite(table[list(fastsim.CHECKPOINT_COLUMNS)].to_numpy()).all()
 
 
 def test_gan_refuses_bad_settings(transform):
@@ -190,8 +191,139 @@ def test_conditional_gan_generates_one_event_per_condition(events, transform):
 
 
 def test_scores_of_a_sample_against_itself_are_zero(events):
-    from hepwb.models import gan
-
-    scores, distances = gan.score_events(events.features, events.features, kernel_distance=True)
+    scores, distances = fastsim.score_events(events.features, events.features, kernel_distance=True)
     assert scores["ks_m_ll"] == scores["ks_max"] == scores["statistics_score"] == 0.0
     assert scores["fpd"] <= scores["fpd_error"] and set(distances) == set(FEATURE_NAMES)
+
+
+# ---- the normalizing flow ---------------------------------------------------------------------------------
+
+
+def random_knots(n_moved=6, batch=400, bins=6, bound=4.0, seed=0):
+    from hepwb.models.flow import SplineFlow
+
+    spline_flow = SplineFlow(2 * n_moved, bins=bins, bound=bound, n_layers=2)
+    outputs = np.random.default_rng(seed).normal(0, 1.5, size=(batch, (3 * bins - 1) * n_moved)).astype(np.float64)
+    return spline_flow._spline_parameters(outputs, n_moved)
+
+
+def test_spline_is_monotonic_invertible_with_the_right_log_derivative():
+    import tensorflow as tf
+
+    from hepwb.models.flow import rational_quadratic_spline
+
+    knots = random_knots()
+    x = np.random.default_rng(1).uniform(-5, 5, size=(400, 6))  # beyond the bound of 4 too: the identity there
+    y, log_det = (t.numpy() for t in rational_quadratic_spline(tf.constant(x), *knots, 4.0))
+    back, inverse_log_det = (t.numpy() for t in rational_quadratic_spline(tf.constant(y), *knots, 4.0, inverse=True))
+    np.testing.assert_allclose(back, x, atol=1e-9)
+    np.testing.assert_allclose(inverse_log_det, -log_det, atol=1e-9)
+    step = 1e-6
+    numeric = (rational_quadratic_spline(tf.constant(x + step), *knots, 4.0)[0].numpy()
+               - rational_quadratic_spline(tf.constant(x - step), *knots, 4.0)[0].numpy()) / (2 * step)
+    np.testing.assert_allclose(log_det, np.log(numeric), atol=1e-5)
+    outside = np.abs(x) >= 4.0
+    assert outside.any() and np.array_equal(y[outside], x[outside]) and np.all(log_det[outside] == 0)
+    assert np.all(numeric > 0)  # monotonic: invertible
+    # a conditioner that outputs zeros (how every layer starts) is the identity
+    zeros = random_knots(seed=0)[0].shape
+    from hepwb.models.flow import SplineFlow
+
+    identity = SplineFlow(12, bins=6, bound=4.0, n_layers=2)._spline_parameters(np.zeros((400, 17 * 6), np.float32), 6)
+    assert identity[0].shape == zeros
+    same, zero_log_det = rational_quadratic_spline(tf.constant(x, tf.float32), *identity, 4.0)
+    np.testing.assert_allclose(same.numpy(), x, atol=1e-5)
+    np.testing.assert_allclose(zero_log_det.numpy(), 0, atol=1e-5)
+
+
+def test_flow_log_density_is_the_change_of_variables_of_its_sampling():
+    """log p(x) from the inverse pass = log N(z) - log|det dx/dz| of the sampling pass (Jacobian by autodiff)."""
+    import tensorflow as tf
+
+    from hepwb.models.flow import SplineFlow
+
+    spline_flow = SplineFlow(20, n_conditions=3, n_layers=4, hidden=(16,), seed=3)
+    rng = np.random.default_rng(0)
+    spline_flow.model.set_weights([w + rng.normal(0, 0.1, w.shape).astype(np.float32)
+                                   for w in spline_flow.model.get_weights()])
+    spline_flow.column_scale.assign(np.linspace(1, 3, 20).astype(np.float32))
+    z = tf.constant(rng.normal(size=(64, 20)).astype(np.float32))
+    conditions = tf.constant(rng.normal(size=(64, 3)).astype(np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        x = spline_flow.sample(z, conditions)
+    log_det = np.linalg.slogdet(tape.batch_jacobian(x, z).numpy().astype(np.float64))[1]
+    expected = -0.5 * np.sum(z.numpy() ** 2, axis=1) - 10 * np.log(2 * np.pi) - log_det
+    np.testing.assert_allclose(spline_flow.log_prob(x, conditions).numpy(), expected, atol=2e-3)
+
+
+def test_flow_learns_generates_selected_events_reproducibly(events, transform):
+    from hepwb.models import flow
+
+    table = transform.transform(events.features[:4000])
+    validation = (transform.transform(events.features[4000:5000], seed=2), None)
+    settings = {"n_layers": 2, "hidden": [16], "bins": 4, "epochs": 3, "batch_size": 128, "learning_rate": 3e-3}
+    model, history = flow.train(transform, table, None, {**settings, "checkpoint_every": 1}, validation=validation,
+                                progress=False)
+    assert sorted(model.checkpoints) == [1, 2, 3]
+    # the standardised table under N(0, 1) per column would cost 0.5 log(2 pi e) = 1.42 nats a column: 28.4
+    assert history["validation_nll"][-1] < min(history["validation_nll"][0], 28.4 - 2)
+    generated = model.generate(2500, seed=5)
+    assert generated.shape == (2500, 17) and eventdata.passes_selection(generated).all()
+    np.testing.assert_array_equal(generated, model.generate(2500, seed=5))
+    again, _ = flow.train(transform, table, None, settings, progress=False)
+    np.testing.assert_allclose(again.generate(500, seed=5), model.generate(500, seed=5), rtol=1e-5)
+    scores, _ = fastsim.score_events(events.features[5000:], model.generate(1000, seed=7))
+    assert scores["ks_m_ll"] < 0.3  # three small epochs already make a Z peak
+
+
+def test_flow_and_model_lists_refuse_bad_settings(transform):
+    from hepwb.models import flow
+
+    with pytest.raises(ValueError, match=r"unknown flow settings \['layers'\]; expected some of .*n_layers"):
+        flow.train(transform, np.zeros((10, 20), np.float32), None, {"layers": 4})
+    with pytest.raises(ValueError, match="n_layers must be an even number"):
+        flow.EventFlow(transform, n_layers=3)
+    with pytest.raises(ValueError, match="has 3 condition inputs; give conditions"):
+        flow.EventFlow(transform, n_conditions=3, hidden=(8,)).fit(np.zeros((10, 20), np.float32), epochs=1)
+    for bad in ("gan", [], ["gan", "gan"], ["gan", "vae"]):
+        with pytest.raises(ValueError, match=r"models must be a non-empty list of distinct names from \('gan'"):
+            fastsim.check_models(bad)
+    fastsim.check_models(["flow", "wgan-gp"])
+
+
+# ---- tails and the classifier two-sample test -------------------------------------------------------------
+
+
+def test_tail_agreement_passes_one_distribution_and_fails_a_heavier_tail():
+    rng = np.random.default_rng(5)
+    same = metrics.tail_agreement(rng.normal(size=20000), rng.normal(size=200000))
+    assert len(same["pulls"]) == 20 and len(same["edges"]) == 2  # a Gaussian has both tails
+    assert same["fraction"] >= 0.8 and np.all(np.isfinite(same["pulls"]))
+    heavy = metrics.tail_agreement(rng.normal(size=20000), rng.standard_t(4, size=200000))
+    # too many events beyond the outermost simulated bins, on both sides
+    assert heavy["fraction"] < 0.7 and heavy["pulls"][9] > 5 and heavy["pulls"][10] > 5
+    # a pile at a bound (pT = 0 where there is no jet) has no lower tail; integer values merge bins
+    piled = metrics.tail_agreement(np.where(rng.random(5000) < 0.5, 0.0, rng.exponential(50, 5000)),
+                                   rng.exponential(50, 5000))
+    assert len(piled["edges"]) == 1 and len(piled["pulls"]) == 10
+    counts = metrics.tail_agreement(rng.poisson(2, 5000).astype(float), rng.poisson(2, 5000).astype(float))
+    assert 1 <= len(counts["pulls"]) < 10
+    assert metrics.tail_fraction([same, heavy]) == pytest.approx(np.mean(np.abs(np.r_[same["pulls"], heavy["pulls"]]) < 2))
+    with pytest.raises(ValueError, match="at least 200 events"):
+        metrics.tail_agreement(rng.normal(size=100), rng.normal(size=100))
+
+
+def test_classifier_two_sample_test_is_blind_to_one_distribution_and_sees_a_shift():
+    rng = np.random.default_rng(6)
+    same = metrics.classifier_two_sample_test(rng.normal(size=(4000, 3)), rng.normal(size=(4000, 3)))
+    assert abs(same["auc"] - 0.5) < 0.03 and 0.003 < same["auc_error"] < 0.02 and same["events"] == 4000
+    shifted = metrics.classifier_two_sample_test(rng.normal(size=(4000, 3)), rng.normal(0.5, 1, size=(4000, 3)))
+    assert shifted["auc"] > 0.68  # the best any classifier can do here: Phi(0.5 sqrt(3) / sqrt(2)) = 0.73
+    # a correlation the marginals do not show
+    x = rng.normal(size=(4000, 2))
+    correlated = metrics.classifier_two_sample_test(x, np.column_stack([x[:, 0], x[:, 0] + 0.3 * x[:, 1]]) /
+                                                    np.array([1.0, np.sqrt(1.09)]))
+    assert correlated["auc"] > 0.7
+    with pytest.raises(ValueError, match="at least 100 events"):
+        metrics.classifier_two_sample_test(x[:50], x[:50])

@@ -1,10 +1,9 @@
 """Event-level generative adversarial networks for fast simulation (Keras 2 networks, TensorFlow loop).
 
 Owns: the MLP generator and discriminator, training as a GAN (cross-entropy) or a WGAN-GP
-(Wasserstein critic with gradient penalty), the dimuon-mass regression term of the generator loss,
-optional conditioning on generator-level quantities, checkpoints, generation in batches, and the
-choice of the best checkpoint by physics metrics. Preprocessing is ``hepwb.eventdata``'s;
-the metrics are ``hepwb.metrics``'.
+(Wasserstein critic with gradient penalty), the dimuon-mass regression term of the generator loss and
+optional conditioning on generator-level quantities. Preprocessing is ``hepwb.eventdata``'s;
+the generation path, checkpoints and scoring are ``hepwb.models.fastsim``'s.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import time
 
 import numpy as np
 
+from hepwb.models.fastsim import EventGenerator
 from hepwb.models.taggers import set_seed
 
 KINDS = ("gan", "wgan-gp")
@@ -22,10 +22,6 @@ def check_kind(kind: str, name: str = "model") -> None:
     """Refuse an unknown model kind (``name`` is what the caller calls it) before any data is read."""
     if kind not in KINDS:
         raise ValueError(f"{name} must be one of {KINDS}, got {kind!r}")
-
-
-#: the columns of the checkpoint table and the rule that picks the best one (see ``choose_checkpoint``)
-CHECKPOINT_COLUMNS = ("ks_m_ll", "ks_met_phi", "ks_mu1_iso", "statistics_score", "fpd")
 
 
 def mlp(n_inputs: int, n_outputs: int, hidden=(128, 128, 128), *, name: str):
@@ -40,7 +36,7 @@ def mlp(n_inputs: int, n_outputs: int, hidden=(128, 128, 128), *, name: str):
     return keras.Model(inputs, keras.layers.Dense(n_outputs)(x), name=name)
 
 
-class EventGAN:
+class EventGAN(EventGenerator):
     """A generator of analysis-level events, trained adversarially.
 
     Parameters
@@ -70,6 +66,7 @@ class EventGAN:
                  final_learning_rate: float = 0.1, muon_pt_inputs: bool = True, pack: int = 2, seed: int = 1):
         from tensorflow import keras
 
+        super().__init__()
         check_kind(kind, "kind")
         if mass_weight < 0:
             raise ValueError(f"mass_weight must be >= 0, got {mass_weight}")
@@ -96,7 +93,7 @@ class EventGAN:
         beta_2 = 0.9 if kind == "wgan-gp" else 0.999
         self.g_optimizer = keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=beta_2)
         self.d_optimizer = keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=beta_2)
-        self.checkpoints: dict[int, list[np.ndarray]] = {}
+        self.network, self.label, self.noise_dim = self.generator, kind.upper(), latent_dim
         self.history: dict[str, list[float]] = {"epoch": [], "generator_loss": [], "discriminator_loss": [],
                                                 "mass_loss": []}
 
@@ -224,116 +221,13 @@ class EventGAN:
                 self.history[key].append(float(np.mean(values)))
             self.history["epoch"].append(epoch)
             if epoch % checkpoint_every == 0 or epoch == first + epochs - 1:
-                self.checkpoints[epoch] = [w.copy() for w in self.generator.get_weights()]
+                self.save_checkpoint(epoch)
         return {**self.history, "seconds": time.perf_counter() - started}
 
-    # ---- generation ------------------------------------------------------------------------
+    # ---- generation (the rest of the path is ``EventGenerator``'s) ----------------------------
 
-    def use_checkpoint(self, epoch: int) -> None:
-        """Load the generator weights saved at ``epoch``."""
-        if epoch not in self.checkpoints:
-            raise KeyError(f"no checkpoint at epoch {epoch}; checkpoints: {sorted(self.checkpoints)}")
-        self.generator.set_weights(self.checkpoints[epoch])
+    def _table_from_noise(self, z, conditions):
+        import tensorflow as tf
 
-    def generate_table(self, n: int | None = None, conditions: np.ndarray | None = None, *,
-                       batch_size: int = 10000, seed: int = 2) -> np.ndarray:
-        """Network-table rows (n, 20) from the generator, in batches of ``batch_size``."""
-        if self.n_conditions:
-            if conditions is None:
-                raise ValueError("a conditional model needs conditions (n, k) to generate")
-            n = len(conditions)
-        elif n is None or n < 1:
-            raise ValueError(f"give the number of events to generate, got {n!r}")
-        rng = np.random.default_rng(seed)
-        out = []
-        for start in range(0, n, batch_size):
-            size = min(batch_size, n - start)
-            z = rng.normal(size=(size, self.latent_dim)).astype(np.float32)
-            if self.n_conditions:
-                z = np.concatenate([z, np.asarray(conditions[start:start + size], dtype=np.float32)], axis=1)
-            out.append(self.generator(z, training=False).numpy())
-        return np.concatenate(out)
-
-    def generate(self, n: int | None = None, conditions: np.ndarray | None = None, *, batch_size: int = 10000,
-                 seed: int = 2, max_rounds: int = 20) -> np.ndarray:
-        """Selected events in physical units (n, 17): ``generate_table`` mapped back by the transform.
-
-        The generator's outputs are clipped to the range of each network column in the training sample
-        (a generator has learnt nothing beyond it, and a rare far outlier, e.g. a pT ratio near 0, would
-        make a muon of several TeV). Events that fail the dataset's selection
-        (``eventdata.passes_selection``: the muons are derived from the generated m_ll and can miss
-        it) are generated again with fresh noise, as the full simulation keeps only selected events.
-        """
-        from hepwb.eventdata import passes_selection
-
-        def to_events(table):
-            return self.transform.inverse(self.transform.clip_to_training_range(table))
-
-        features = to_events(self.generate_table(n, conditions, batch_size=batch_size, seed=seed))
-        for extra_round in range(1, max_rounds + 1):
-            failed = ~passes_selection(features)
-            if not failed.any():
-                break
-            again = self.generate_table(int(failed.sum()), None if conditions is None else conditions[failed],
-                                        batch_size=batch_size, seed=seed + 1000 * extra_round)
-            features[failed] = to_events(again)
-        return features
-
-    def events_per_second(self, n: int = 100000, *, batch_size: int = 10000, conditions=None) -> float:
-        """Generation rate including the inverse preprocessing (events/s), measured now."""
-        self.generate(min(n, batch_size), conditions, batch_size=batch_size)  # warm-up: graph tracing
-        started = time.perf_counter()
-        self.generate(n, None if conditions is None else conditions[:n], batch_size=batch_size)
-        return n / (time.perf_counter() - started)
-
-
-def score_events(real_features: np.ndarray, generated: np.ndarray, *, kernel_distance: bool = False):
-    """How close events (n, 17) are to real ones; returns (scores, per-feature KS and W1 distances).
-
-    scores: KS and W1 [GeV] of m_ll, mean and largest KS over the features, the statistics score, FPD
-    and its error, and with ``kernel_distance`` KPD and its error (slower).
-    """
-    from hepwb import eventdata, metrics
-
-    distances = metrics.feature_distances(real_features, generated, eventdata.FEATURE_NAMES)
-    mass = metrics.feature_distances(eventdata.dimuon_mass(real_features)[:, None],
-                                     eventdata.dimuon_mass(generated)[:, None], ["m_ll"])["m_ll"]
-    fpd_value, fpd_error = metrics.fpd(real_features, generated)
-    scores = {"ks_m_ll": mass["ks"], "w1_m_ll_gev": mass["w1"],
-              "ks_mean": float(np.mean([d["ks"] for d in distances.values()])),
-              "ks_max": max(d["ks"] for d in distances.values()),
-              "statistics_score": metrics.statistics_score(real_features, generated),
-              "fpd": fpd_value, "fpd_error": fpd_error}
-    if kernel_distance:
-        scores["kpd"], scores["kpd_error"] = metrics.kpd(real_features, generated)
-    return scores, distances
-
-
-def evaluate_checkpoints(gan: EventGAN, real_features: np.ndarray, conditions=None, *, seed: int = 3):
-    """Judge every checkpoint against a real sample (n, 17); returns a pandas table indexed by epoch.
-
-    Columns: ``CHECKPOINT_COLUMNS``, ``fpd_error``, and from ``choose_checkpoint`` the mean rank and
-    which one is chosen. The generator is left at the chosen checkpoint.
-    """
-    import pandas as pd
-
-    rows = {}
-    for epoch in sorted(gan.checkpoints):
-        gan.use_checkpoint(epoch)
-        scores, distances = score_events(real_features, gan.generate(len(real_features), conditions, seed=seed))
-        rows[epoch] = {"ks_m_ll": scores["ks_m_ll"], "ks_met_phi": distances["met_phi"]["ks"],
-                       "ks_mu1_iso": distances["mu1_iso"]["ks"], "statistics_score": scores["statistics_score"],
-                       "fpd": scores["fpd"], "fpd_error": scores["fpd_error"]}
-    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("epoch")
-    gan.use_checkpoint(choose_checkpoint(table))
-    return table
-
-
-def choose_checkpoint(table) -> int:
-    """The rule: rank the checkpoints on each of ``CHECKPOINT_COLUMNS`` (1 = smallest), take the smallest
-    mean rank; ties go to the smaller FPD. Adds the columns ``mean_rank`` and ``chosen`` to ``table``."""
-    ranks = table[list(CHECKPOINT_COLUMNS)].rank(method="min")
-    table["mean_rank"] = ranks.mean(axis=1)
-    best = table.sort_values(["mean_rank", "fpd"]).index[0]
-    table["chosen"] = table.index == best
-    return int(best)
+        inputs = z if conditions is None else tf.concat([z, conditions], axis=1)
+        return self.generator(inputs, training=False)
