@@ -1,7 +1,7 @@
 """Keeps library chatter out of notebook outputs, so that what a student reads is ours.
 
 Silenced: TensorFlow's C++ log lines (oneDNN, CPU instructions) and its Python deprecation log,
-two Keras warnings that QKeras objects trigger, and FastJet's banner; ``keras_progress_bars_off``
+two Keras warnings that QKeras objects trigger, FastJet's banner and XLA's first-compilation line; ``keras_progress_bars_off``
 silences the progress bar of a library that calls ``model.predict`` for us. Errors and our own
 warnings still come through.
 """
@@ -48,6 +48,21 @@ def keras_progress_bars_off():
         keras.utils.enable_interactive_logging()
 
 
+@contextlib.contextmanager
+def _descriptor_to_devnull(fd: int):
+    """Point file descriptor ``fd`` (1: stdout, 2: stderr) at /dev/null inside the block: C++ libraries
+    write there directly, past Python's sys.stdout / sys.stderr."""
+    (sys.stdout if fd == 1 else sys.stderr).flush()
+    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    try:
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
 _banner_printed = False
 
 
@@ -62,14 +77,26 @@ def fastjet_banner() -> None:
         return
     import fastjet
 
-    sys.stdout.flush()
-    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
+    with _descriptor_to_devnull(1):
         fastjet.ClusterSequence([fastjet.PseudoJet(1.0, 0.0, 1.0, 2.0)],
                                 fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4))
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
     _banner_printed = True
+
+
+_xla_compiled = False
+
+
+def xla_first_compilation() -> None:
+    """Let XLA print its once-per-process "SetPriority unimplemented" error line into /dev/null.
+
+    XLA's CPU backend logs it at error level (so TF_CPP_MIN_LOG_LEVEL=2 lets it through) on the first
+    ``jit_compile=True`` function; file descriptor 2 points to /dev/null while a tiny one compiles.
+    """
+    global _xla_compiled
+    if _xla_compiled:
+        return
+    import tensorflow as tf
+
+    with _descriptor_to_devnull(2):
+        tf.function(lambda x: x * 2.0, jit_compile=True)(tf.ones(2)).numpy()
+    _xla_compiled = True

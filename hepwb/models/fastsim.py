@@ -41,6 +41,9 @@ class EventGenerator:
     def __init__(self):
         import tensorflow as tf
 
+        from hepwb import quiet
+
+        quiet.xla_first_compilation()
         self.checkpoints: dict[int, list[np.ndarray]] = {}
         # XLA-compiled: 20-30 % faster than calling the Keras model on a CPU (benchmarks/fastsim.py)
         self._compiled = tf.function(self._table_from_noise, jit_compile=True, reduce_retracing=True)
@@ -56,6 +59,22 @@ class EventGenerator:
         if conditions is not None:
             conditions = np.concatenate([conditions, np.repeat(conditions[-1:], padded - size, axis=0)])
         return self._compiled(z, conditions).numpy()[:size]
+
+    def _training_input(self, table, conditions, epochs: int, batch_size: int, checkpoint_every: int):
+        """The checked inputs of ``fit``: table (n, 20) float32 and conditions (n, k) float32 ((n, 0) if none)."""
+        table = np.asarray(table, dtype=np.float32)
+        if table.ndim != 2 or table.shape[1] != self.transform.n_outputs:
+            raise ValueError(f"expected a table (n, {self.transform.n_outputs}) from EventTransform.transform, "
+                             f"got {table.shape}")
+        if (conditions is None) != (self.n_conditions == 0):
+            raise ValueError(f"this model has {self.n_conditions} condition inputs; "
+                             f"{'give' if self.n_conditions else 'do not give'} conditions")
+        if epochs < 1 or batch_size < 2 or checkpoint_every < 1:
+            raise ValueError(f"epochs, checkpoint_every must be >= 1 and batch_size >= 2, got {epochs}, "
+                             f"{checkpoint_every}, {batch_size}")
+        conditions = np.zeros((len(table), 0), np.float32) if conditions is None else \
+            np.asarray(conditions, dtype=np.float32)
+        return table, conditions
 
     def save_checkpoint(self, epoch: int) -> None:
         self.checkpoints[epoch] = [w.copy() for w in self.network.get_weights()]

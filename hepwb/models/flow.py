@@ -241,18 +241,7 @@ class EventFlow(EventGenerator):
         import tensorflow as tf
         from tqdm.auto import tqdm
 
-        table = np.asarray(table, dtype=np.float32)
-        if table.ndim != 2 or table.shape[1] != self.transform.n_outputs:
-            raise ValueError(f"expected a table (n, {self.transform.n_outputs}) from EventTransform.transform, "
-                             f"got {table.shape}")
-        if (conditions is None) != (self.n_conditions == 0):
-            raise ValueError(f"this model has {self.n_conditions} condition inputs; "
-                             f"{'give' if self.n_conditions else 'do not give'} conditions")
-        if epochs < 1 or batch_size < 2 or checkpoint_every < 1:
-            raise ValueError(f"epochs, checkpoint_every must be >= 1 and batch_size >= 2, got {epochs}, "
-                             f"{checkpoint_every}, {batch_size}")
-        conditions = np.zeros((len(table), 0), np.float32) if conditions is None else \
-            np.asarray(conditions, dtype=np.float32)
+        table, conditions = self._training_input(table, conditions, epochs, batch_size, checkpoint_every)
         set_seed(self.seed)
         dataset = (tf.data.Dataset.from_tensor_slices((table, conditions))
                    .shuffle(len(table), seed=self.seed, reshuffle_each_iteration=True)

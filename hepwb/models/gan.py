@@ -177,18 +177,7 @@ class EventGAN(EventGenerator):
         import tensorflow as tf
         from tqdm.auto import tqdm
 
-        table = np.asarray(table, dtype=np.float32)
-        if table.ndim != 2 or table.shape[1] != self.transform.n_outputs:
-            raise ValueError(f"expected a table (n, {self.transform.n_outputs}) from EventTransform.transform, "
-                             f"got {table.shape}")
-        if (conditions is None) != (self.n_conditions == 0):
-            raise ValueError(f"this model has {self.n_conditions} condition inputs; "
-                             f"{'give' if self.n_conditions else 'do not give'} conditions")
-        if conditions is None:
-            conditions = np.zeros((len(table), 0), dtype=np.float32)
-        if epochs < 1 or batch_size < 2 or checkpoint_every < 1:
-            raise ValueError(f"epochs, checkpoint_every must be >= 1 and batch_size >= 2, got {epochs}, "
-                             f"{checkpoint_every}, {batch_size}")
+        table, conditions = self._training_input(table, conditions, epochs, batch_size, checkpoint_every)
         if batch_size % self.pack:
             raise ValueError(f"batch_size ({batch_size}) must be a multiple of pack ({self.pack})")
         if self.muon_pt_inputs:
