@@ -177,8 +177,17 @@ class EventTransform:
         return self
 
     def clip_to_training_range(self, table: np.ndarray) -> np.ndarray:
-        """Network-table rows (n, 20) clipped, column by column, to the range the training sample spans."""
+        """Network-table rows (n, 20) clipped, column by column, to the range the training sample spans.
+
+        Each (cos, sin) pair (``CIRCLES``) is first put back on the unit circle with its angle kept, so
+        that clipping a pair a generator made off the circle cannot turn its angle."""
         self._check_fitted()
+        table = np.array(table)
+        for pair in self.CIRCLES:
+            j = [self.output_index(name) for name in pair]
+            raw = table[:, j] * self.scale[j] + self.mean[j]
+            radius = np.maximum(np.hypot(raw[:, 0], raw[:, 1]), 1e-12)[:, None]
+            table[:, j] = (raw / radius - self.mean[j]) / self.scale[j]
         return np.clip(table, self.low, self.high)
 
     def transform(self, features: np.ndarray, *, seed: int | None = None, dtype=np.float32) -> np.ndarray:
@@ -249,6 +258,22 @@ class EventTransform:
         jets = np.where(np.arange(1, N_JETS_STORED + 1) <= n_present[:, None], out[:, jet_cols], 0.0)
         out[:, jet_cols] = -np.sort(-jets, axis=1)
         return out
+
+    #: (cos, sin) column pairs of one angle each: the inverse reads only their direction
+    CIRCLES = (("mu1_cos_phi", "mu1_sin_phi"), ("met_cos_dphi", "met_sin_dphi"))
+
+    def spread_circles(self, table: np.ndarray, *, spread: float = 0.2, seed: int = 1) -> np.ndarray:
+        """The table (n, 20) with each (cos, sin) pair moved off the unit circle to a radius U(1 - spread,
+        1 + spread), a copy. The events are unchanged (``inverse`` reads only the angle), but the rows no
+        longer lie on a curve of zero area, where a density model's likelihood has no maximum (a flow
+        would spend its capacity squeezing onto the circle): dequantisation for a circle."""
+        self._check_fitted()
+        out = np.array(table, dtype=np.float64)
+        radius = np.random.default_rng(seed).uniform(1 - spread, 1 + spread, size=(len(out), len(self.CIRCLES)))
+        for k, pair in enumerate(self.CIRCLES):
+            j = [self.output_index(name) for name in pair]
+            out[:, j] = ((out[:, j] * self.scale[j] + self.mean[j]) * radius[:, k:k + 1] - self.mean[j]) / self.scale[j]
+        return out.astype(np.asarray(table).dtype)
 
     def _check_fitted(self):
         if self.mean is None:

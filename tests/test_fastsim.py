@@ -327,3 +327,17 @@ def test_classifier_two_sample_test_is_blind_to_one_distribution_and_sees_a_shif
     assert correlated["auc"] > 0.7
     with pytest.raises(ValueError, match="at least 100 events"):
         metrics.classifier_two_sample_test(x[:50], x[:50])
+
+
+def test_circles_spread_for_the_flow_and_projected_back_before_clipping(events, transform):
+    table = transform.transform(events.features[:2000], dtype=np.float64)
+    spread = transform.spread_circles(table, spread=0.2, seed=3)
+    j = [transform.output_index(name) for name in ("mu1_cos_phi", "mu1_sin_phi")]
+    radius = np.hypot(*(spread[:, j] * transform.scale[j] + transform.mean[j]).T)
+    assert 0.8 <= radius.min() < 0.85 and 1.15 < radius.max() <= 1.2
+    np.testing.assert_allclose(transform.inverse(spread), transform.inverse(table), atol=1e-9)  # same events
+    # a pair pushed far off the circle: clipping column by column would turn its angle; projected first, it keeps it
+    table[:, j] = (1.5 * (table[:, j] * transform.scale[j] + transform.mean[j]) - transform.mean[j]) / transform.scale[j]
+    clipped = transform.clip_to_training_range(table)
+    phi = FEATURE_NAMES.index("mu1_phi")
+    np.testing.assert_allclose(transform.inverse(clipped)[:, phi], events.features[:2000, phi], atol=1e-9)

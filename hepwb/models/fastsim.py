@@ -55,7 +55,7 @@ class EventGenerator:
         # XLA compiles once per shape: pad to a multiple of 1024 rows, so that the few events generated
         # again (failed selection) do not each compile anew
         padded = 1024 * int(np.ceil(size / 1024))
-        z = rng.normal(size=(padded, self.noise_dim)).astype(np.float32)
+        z = rng.standard_normal(size=(padded, self.noise_dim), dtype=np.float32)
         if conditions is not None:
             conditions = np.concatenate([conditions, np.repeat(conditions[-1:], padded - size, axis=0)])
         return self._compiled(z, conditions).numpy()[:size]

@@ -97,7 +97,7 @@ class SplineFlow:
     MIN_SLOPE = 1e-3
 
     def __init__(self, n_features: int, n_conditions: int = 0, *, n_layers: int = 6, hidden=(64, 64),
-                 bins: int = 8, bound: float = 6.0, seed: int = 1):
+                 bins: int = 4, bound: float = 6.0, seed: int = 1):
         import tensorflow as tf
         from tensorflow import keras
 
@@ -191,19 +191,23 @@ class EventFlow(EventGenerator):
         layers, spline bins on [-bound, bound] (standardised units).
     n_conditions : number of conditioning inputs (0: unconditional), given to every conditioner.
     learning_rate, final_learning_rate : Adam's rate falls along a cosine to this fraction of it over ``fit``.
+    circle_spread : ``fit`` moves the table's (cos, sin) pairs off the unit circle by up to this fraction
+        (``EventTransform.spread_circles``): on the circle the likelihood has no maximum, and the flow spent
+        its training squeezing onto it (classifier AUC 0.572 -> 0.523, seed 1, 60 epochs); 0 switches it off.
     """
 
     label = "FLOW"
 
-    def __init__(self, transform, *, n_layers: int = 6, hidden=(64, 64), bins: int = 8, bound: float = 6.0,
+    def __init__(self, transform, *, n_layers: int = 6, hidden=(64, 64), bins: int = 4, bound: float = 6.0,
                  n_conditions: int = 0, learning_rate: float = 1e-3, final_learning_rate: float = 0.05,
-                 seed: int = 1):
+                 circle_spread: float = 0.2, seed: int = 1):
         from tensorflow import keras
 
         super().__init__()
         set_seed(seed)
         self.transform, self.n_conditions, self.seed = transform, n_conditions, seed
         self.learning_rate, self.final_learning_rate = learning_rate, final_learning_rate
+        self.circle_spread = circle_spread
         self.flow = SplineFlow(transform.n_outputs, n_conditions, n_layers=n_layers, hidden=hidden, bins=bins,
                                bound=bound, seed=seed)
         self.network, self.noise_dim = self.flow.model, transform.n_outputs
@@ -242,12 +246,17 @@ class EventFlow(EventGenerator):
         from tqdm.auto import tqdm
 
         table, conditions = self._training_input(table, conditions, epochs, batch_size, checkpoint_every)
+        if self.circle_spread:
+            table = self.transform.spread_circles(table, spread=self.circle_spread, seed=self.seed)
         set_seed(self.seed)
         dataset = (tf.data.Dataset.from_tensor_slices((table, conditions))
                    .shuffle(len(table), seed=self.seed, reshuffle_each_iteration=True)
                    .batch(batch_size, drop_remainder=True))
         if validation is not None:
-            val_table = tf.constant(np.asarray(validation[0], dtype=np.float32))
+            val_table = np.asarray(validation[0], dtype=np.float32)
+            if self.circle_spread:
+                val_table = self.transform.spread_circles(val_table, spread=self.circle_spread, seed=self.seed + 1)
+            val_table = tf.constant(val_table)
             val_conditions = tf.constant(np.zeros((len(val_table), 0), np.float32) if validation[1] is None
                                          else np.asarray(validation[1], dtype=np.float32))
         self.flow.fit_scale(table)
