@@ -194,13 +194,18 @@ class EventFlow(EventGenerator):
     circle_spread : ``fit`` moves the table's (cos, sin) pairs off the unit circle by up to this fraction
         (``EventTransform.spread_circles``): on the circle the likelihood has no maximum, and the flow spent
         its training squeezing onto it (classifier AUC 0.572 -> 0.523, seed 1, 60 epochs); 0 switches it off.
+    ema_decay : the checkpoints and ``generate`` use an exponential moving average of the trained weights
+        (Polyak averaging; the decay is min(ema_decay, (1 + step) / (10 + step)), so that a short training
+        does not average in the untrained flow): the narrow Z peak made KS(m_ll) of successive checkpoints
+        jump between 0.009 and 0.06 without it. None generates with the trained weights themselves.
     """
 
     label = "FLOW"
 
     def __init__(self, transform, *, n_layers: int = 6, hidden=(64, 64), bins: int = 4, bound: float = 6.0,
                  n_conditions: int = 0, learning_rate: float = 1e-3, final_learning_rate: float = 0.05,
-                 circle_spread: float = 0.2, seed: int = 1):
+                 circle_spread: float = 0.2, ema_decay: float | None = 0.999, seed: int = 1):
+        import tensorflow as tf
         from tensorflow import keras
 
         super().__init__()
@@ -208,8 +213,16 @@ class EventFlow(EventGenerator):
         self.transform, self.n_conditions, self.seed = transform, n_conditions, seed
         self.learning_rate, self.final_learning_rate = learning_rate, final_learning_rate
         self.circle_spread = circle_spread
-        self.flow = SplineFlow(transform.n_outputs, n_conditions, n_layers=n_layers, hidden=hidden, bins=bins,
-                               bound=bound, seed=seed)
+        def spline_flow():  # the same seed: the same column orders
+            return SplineFlow(transform.n_outputs, n_conditions, n_layers=n_layers, hidden=hidden, bins=bins,
+                              bound=bound, seed=seed)
+
+        self.trained_flow = spline_flow()
+        self.flow, self.ema_decay = self.trained_flow, ema_decay  # what generates
+        if ema_decay is not None:
+            self.flow = spline_flow()
+            self.flow.model.set_weights(self.trained_flow.model.get_weights())
+        self._steps_taken = tf.Variable(0.0, trainable=False)
         self.network, self.noise_dim = self.flow.model, transform.n_outputs
         self.optimizer = keras.optimizers.Adam(learning_rate, clipnorm=5.0)
         self.history: dict[str, list[float]] = {"epoch": [], "train_nll": [], "validation_nll": []}
@@ -217,20 +230,25 @@ class EventFlow(EventGenerator):
     def _step(self):
         import tensorflow as tf
 
-        flow, network, optimizer = self.flow, self.network, self.optimizer
-        conditional = self.n_conditions > 0
+        trained, average, optimizer = self.trained_flow, self.flow, self.optimizer
+        variables = trained.model.trainable_variables
+        conditional, decay, steps = self.n_conditions > 0, self.ema_decay, self._steps_taken
 
         @tf.function(jit_compile=True)
         def train_step(x, c):
             with tf.GradientTape() as tape:
-                loss = -tf.reduce_mean(flow.log_prob(x, c if conditional else None))
-            optimizer.apply_gradients(zip(tape.gradient(loss, network.trainable_variables),
-                                          network.trainable_variables))
+                loss = -tf.reduce_mean(trained.log_prob(x, c if conditional else None))
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            if decay is not None:
+                steps.assign_add(1.0)
+                rate = tf.minimum(decay, (1.0 + steps) / (10.0 + steps))
+                for slow, fast in zip(average.model.trainable_variables, variables):
+                    slow.assign(rate * slow + (1.0 - rate) * fast)
             return loss
 
         @tf.function
-        def nll(x, c):
-            return -tf.reduce_mean(flow.log_prob(x, c if conditional else None))
+        def nll(x, c):  # of the flow that generates
+            return -tf.reduce_mean(average.log_prob(x, c if conditional else None))
 
         return train_step, nll
 
@@ -259,6 +277,7 @@ class EventFlow(EventGenerator):
             val_table = tf.constant(val_table)
             val_conditions = tf.constant(np.zeros((len(val_table), 0), np.float32) if validation[1] is None
                                          else np.asarray(validation[1], dtype=np.float32))
+        self.trained_flow.fit_scale(table)
         self.flow.fit_scale(table)
         train_step, nll = self._step()
         started = time.perf_counter()
