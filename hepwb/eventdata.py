@@ -174,7 +174,17 @@ class EventTransform:
         self.scale[self.scale == 0] = 1.0
         standardised = (raw - self.mean) / self.scale
         self.low, self.high = standardised.min(axis=0), standardised.max(axis=0)  # the training support
+        features = np.asarray(features, dtype=np.float64)
+        self.feature_low, self.feature_high = features.min(axis=0), features.max(axis=0)
         return self
+
+    def within_training_range(self, features: np.ndarray) -> np.ndarray:
+        """Which events (n, 17) have every feature inside the range the training events span, (n,) bool.
+
+        Each network column can be inside its range while the features derived from several of them
+        are not: a pT ratio, m_ll and acoplanarity at their extremes together give a muon of several TeV."""
+        self._check_fitted()
+        return np.all((features >= self.feature_low) & (features <= self.feature_high), axis=1)
 
     def clip_to_training_range(self, table: np.ndarray) -> np.ndarray:
         """Network-table rows (n, 20) clipped, column by column, to the range the training sample spans.

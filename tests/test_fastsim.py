@@ -341,3 +341,20 @@ def test_circles_spread_for_the_flow_and_projected_back_before_clipping(events, 
     clipped = transform.clip_to_training_range(table)
     phi = FEATURE_NAMES.index("mu1_phi")
     np.testing.assert_allclose(transform.inverse(clipped)[:, phi], events.features[:2000, phi], atol=1e-9)
+
+
+def test_generation_makes_again_events_beyond_the_training_range(events, transform):
+    """A network table whose columns are each in range can still give a muon of several TeV: made again."""
+    from hepwb.models import gan
+
+    inside = transform.within_training_range(events.features)
+    assert inside.all()  # the transform was fitted on these events
+    far = events.features[:3].copy()
+    far[:, FEATURE_NAMES.index("mu1_pt")] = 5000.0
+    assert not transform.within_training_range(far).any()
+    model = gan.EventGAN(transform, hidden=(16,), seed=4)
+    model.fit(transform.transform(events.features[:2000]), epochs=1, progress=False)
+    generated = model.generate(2000, seed=3)
+    assert transform.within_training_range(generated).all() and eventdata.passes_selection(generated).all()
+    assert set(model.last_regenerated) == {"failed_selection", "outside_training_range"}
+    assert 0 < model.last_regenerated["failed_selection"] + model.last_regenerated["outside_training_range"] < 1

@@ -45,6 +45,7 @@ class EventGenerator:
 
         quiet.xla_first_compilation()
         self.checkpoints: dict[int, list[np.ndarray]] = {}
+        self.last_regenerated: dict[str, float] = {}
         # XLA-compiled: 20-30 % faster than calling the Keras model on a CPU (benchmarks/fastsim.py)
         self._compiled = tf.function(self._table_from_noise, jit_compile=True, reduce_retracing=True)
 
@@ -108,24 +109,33 @@ class EventGenerator:
         """Selected events in physical units (n, 17): ``generate_table`` mapped back by the transform.
 
         The network's outputs are clipped to the range of each network column in the training sample
-        (a generator has learnt nothing beyond it, and a rare far outlier, e.g. a pT ratio near 0, would
-        make a muon of several TeV). Events that fail the dataset's selection
-        (``eventdata.passes_selection``: the muons are derived from the generated m_ll and can miss
-        it) are generated again with fresh noise, as the full simulation keeps only selected events.
+        (a generator has learnt nothing beyond it). Events that fail the dataset's selection
+        (``eventdata.passes_selection``: the muons are derived from the generated m_ll and can miss it),
+        or that have a feature outside the range of the training events (``within_training_range``: a
+        muon of several TeV made of extreme columns), are generated again with fresh noise, as the full
+        simulation keeps only selected events. ``last_regenerated`` counts them (first round): the
+        fractions failing the selection and outside the training range.
         """
         from hepwb.eventdata import passes_selection
 
         def to_events(table):
             return self.transform.inverse(self.transform.clip_to_training_range(table))
 
+        def failing(events):
+            selected, in_range = passes_selection(events), self.transform.within_training_range(events)
+            return ~selected | ~in_range, selected, in_range
+
         features = to_events(self.generate_table(n, conditions, batch_size=batch_size, seed=seed))
+        failed, selected, in_range = failing(features)
+        self.last_regenerated = {"failed_selection": float(np.mean(~selected)),
+                                 "outside_training_range": float(np.mean(selected & ~in_range))}
         for extra_round in range(1, max_rounds + 1):
-            failed = ~passes_selection(features)
             if not failed.any():
                 break
             again = self.generate_table(int(failed.sum()), None if conditions is None else conditions[failed],
                                         batch_size=batch_size, seed=seed + 1000 * extra_round)
             features[failed] = to_events(again)
+            failed = failing(features)[0]
         return features
 
     def events_per_second(self, n: int = 100000, *, batch_size: int = 10000, conditions=None) -> float:
@@ -201,25 +211,27 @@ def choose_checkpoint(table) -> int:
     return int(best)
 
 
-def summarise(labels: dict, scores: dict, tails: dict, rates: dict, pipeline_rate: float, chosen: dict) -> dict:
+def summarise(generators: dict, scores: dict, tails: dict, rates: dict, pipeline_rate: float, chosen: dict) -> dict:
     """Per generator, the notebook's numbers in one dictionary (for ``metrics.json``).
 
-    labels {name: label}; scores {"<label> vs simulated" and "simulated vs simulated": ``score_events`` scores};
-    tails {label: {feature: ``metrics.tail_agreement``}}; rates {(label, batch size): events/s};
-    pipeline_rate: the simulation's events/s; chosen {name: epoch}. FPD over its floor uses the floor's
-    error when the floor is smaller (an FPD consistent with 0). Tail fractions: m_ll and missing ET together,
-    and all features.
+    generators {name: EventGenerator}; scores {"<label> vs simulated" and "simulated vs simulated":
+    ``score_events`` scores}; tails {label: {feature: ``metrics.tail_agreement``}}; rates {(label, batch size):
+    events/s}; pipeline_rate: the simulation's events/s; chosen {name: epoch}. FPD over its floor uses the
+    floor's error when the floor is smaller (an FPD consistent with 0). Tail fractions: m_ll and missing ET
+    together, and all features. The fractions generated again are those of each generator's last ``generate``.
     """
     from hepwb import metrics
 
     floor = scores["simulated vs simulated"]
     out = {}
-    for name, label in labels.items():
+    for name, generator in generators.items():
+        label = generator.label
         ours = scores[f"{label} vs simulated"]
         fastest = max(rate for (rate_label, _), rate in rates.items() if rate_label == label)
         out[name] = {**ours, "chosen_epoch": chosen[name],
                      "fpd_over_real": ours["fpd"] / max(floor["fpd"], floor["fpd_error"]),
                      "tails_m_ll_met": metrics.tail_fraction([tails[label]["m_ll"], tails[label]["met"]]),
                      "tails_all": metrics.tail_fraction(tails[label].values()),
-                     "events_per_second": fastest, "speed_up": fastest / pipeline_rate}
+                     "events_per_second": fastest, "speed_up": fastest / pipeline_rate,
+                     **{f"regenerated_{key}": value for key, value in generator.last_regenerated.items()}}
     return out
