@@ -81,7 +81,8 @@ def _gan_fastsim(m: dict) -> list[str]:
     derived = {"FPD over its floor": "fpd_over_real", "tail bins within 2σ: m_μμ and missing ET": "tails_m_ll_met",
                "tail bins within 2σ: every feature": "tails_all", "events / s on one core": "events_per_second",
                "speed-up over Pythia + detector + FastJet": "speed_up"}
-    rows += [[label, *[m[metric_key(model, key)] for model in models], "—"] for label, key in derived.items()]
+    rows += [[label, *[round(m[metric_key(model, key)]) if key in ("events_per_second", "speed_up")
+                       else m[metric_key(model, key)] for model in models], "—"] for label, key in derived.items()]
     lines = ["Each generator at its chosen checkpoint against the simulated test events; the floor compares two "
              "independent simulated samples; Pythia + detector + FastJet ran at "
              f"{m['pipeline_events_per_second']:.1f} events/s on the same core.", ""]
