@@ -22,6 +22,9 @@ _KERAS_WARNINGS = (r"The `keras\.constraints\.serialize\(\)` API should only be 
 def before_imports() -> None:
     """Set what must be set before TensorFlow is first imported (``import hepwb`` calls this)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # 2: C++ warnings and info off, errors on
+    # XLA-compiled functions (the generators of 02) on one Eigen thread: with several, a sum's order could
+    # change between runs and move the 11th digit of a metric; TensorFlow's own ops stay multi-threaded
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     for message in _KERAS_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=UserWarning)
