@@ -132,7 +132,8 @@ def test_gan_trains_generates_physical_events_and_picks_a_checkpoint(events, tra
     generated = model.generate(3000, seed=5)
     assert generated.shape == (3000, 17) and np.isfinite(generated).all()
     assert eventdata.passes_selection(generated).all()
-    np.testing.assert_array_equal(generated, model.generate(3000, seed=5))  # fixed seed, same events
+    # fixed seed, same events (to the last bit but one: NumPy's SIMD paths for exp/log depend on alignment)
+    np.testing.assert_allclose(generated, model.generate(3000, seed=5), rtol=1e-12)
     table = fastsim.evaluate_checkpoints(model, events.features[4000:])
     assert table["chosen"].sum() == 1 and np.isfinite(table[list(fastsim.CHECKPOINT_COLUMNS)].to_numpy()).all()
 
@@ -270,7 +271,7 @@ def test_flow_learns_generates_selected_events_reproducibly(events, transform):
     assert history["validation_nll"][-1] < min(history["validation_nll"][0] - 0.5, 28.4 - 1)
     generated = model.generate(2500, seed=5)
     assert generated.shape == (2500, 17) and eventdata.passes_selection(generated).all()
-    np.testing.assert_array_equal(generated, model.generate(2500, seed=5))
+    np.testing.assert_allclose(generated, model.generate(2500, seed=5), rtol=1e-12)
     again, _ = flow.train(transform, table, None, settings, progress=False)
     np.testing.assert_allclose(again.generate(500, seed=5), model.generate(500, seed=5), rtol=1e-5)
     scores, _ = fastsim.score_events(events.features[5000:], model.generate(1000, seed=7))
