@@ -235,29 +235,20 @@ def kpd(real, generated, *, batch_size: int = 2000, n_batches: int = 10, seed: i
 
 
 def histogram_pulls(real, generated, edges) -> np.ndarray:
-    """Per bin of ``edges``: (generated - real) / combined uncertainty of the two shapes (unit-area densities).
+    """Per bin of ``edges``: (scaled generated - real) / sigma, Poisson errors of both counts.
 
-    Samples may differ in size (e.g. 10x generated statistics); bins empty in both give NaN.
+    The generated counts are scaled to the real sample's size (it may be larger: 10x augmentation); both
+    samples count every event, also those outside ``edges`` (a tail bin must not be normalised to the tail
+    alone). Bins empty in both give NaN.
     """
-    real_counts, _ = np.histogram(np.asarray(real), edges)
-    gen_counts, _ = np.histogram(np.asarray(generated), edges)
-    n_real, n_gen = max(real_counts.sum(), 1), max(gen_counts.sum(), 1)
-    difference = gen_counts / n_gen - real_counts / n_real
-    sigma = np.sqrt(real_counts / n_real**2 + gen_counts / n_gen**2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(sigma > 0, difference / sigma, np.nan)
-
-
-
-def _tail_pulls(simulated, generated, edges) -> np.ndarray:
-    """(scaled generated - simulated) / sigma per bin of ``edges``, Poisson errors of both counts; the
-    generated counts are scaled to the simulated sample's size (it may be larger: augmentation)."""
-    n_sim, _ = np.histogram(simulated, edges)
+    real, generated = np.asarray(real), np.asarray(generated)
+    n_real, _ = np.histogram(real, edges)
     n_gen, _ = np.histogram(generated, edges)
-    scale = len(simulated) / len(generated)
-    sigma = np.sqrt(n_sim + scale**2 * n_gen)
+    scale = len(real) / len(generated)
+    sigma = np.sqrt(n_real + scale**2 * n_gen)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(sigma > 0, (scale * n_gen - n_sim) / sigma, np.nan)
+        return np.where(sigma > 0, (scale * n_gen - n_real) / sigma, np.nan)
+
 
 
 def tail_agreement(simulated, generated, *, quantile: float = 0.95, lower_tail: bool | None = None,
@@ -294,7 +285,7 @@ def tail_agreement(simulated, generated, *, quantile: float = 0.95, lower_tail: 
         # open the outer end: upper tail to +inf, lower tail from -inf
         tail = np.concatenate([tail[:-1], [np.inf]]) if k == 0 else np.concatenate([[-np.inf], tail[1:]])
         edges.append(tail)
-        pulls.append(_tail_pulls(simulated, generated, tail))
+        pulls.append(histogram_pulls(simulated, generated, tail))
     pulls = np.concatenate(pulls) if pulls else np.zeros(0)
     finite = pulls[np.isfinite(pulls)]
     fraction = float(np.mean(np.abs(finite) < n_sigma)) if len(finite) else float("nan")

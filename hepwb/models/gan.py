@@ -184,7 +184,7 @@ class EventGAN(EventGenerator):
             log_pts = self.transform.muon_log_pts_tf(tf.constant(table)).numpy()
             self._muon_pt_mean, self._muon_pt_scale = log_pts.mean(axis=0), log_pts.std(axis=0)
         set_seed(self.seed)
-        dataset = (tf.data.Dataset.from_tensor_slices((table, np.asarray(conditions, dtype=np.float32)))
+        dataset = (tf.data.Dataset.from_tensor_slices((table, conditions))
                    .shuffle(len(table), seed=self.seed, reshuffle_each_iteration=True)
                    .batch(batch_size, drop_remainder=True))
         discriminator_step, generator_step = self._steps()
