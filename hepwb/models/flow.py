@@ -1,11 +1,10 @@
-"""A normalizing flow of analysis-level events for fast simulation (neural spline flow, Keras 2 + TFP).
+"""A normalizing flow of analysis-level events for fast simulation (neural spline flow, Keras 2).
 
 Owns: the flow — Gaussian noise z (n, 20) mapped to the network table of
 ``hepwb.eventdata.EventTransform`` by coupling layers, each of which moves half of the columns through
 monotonic rational-quadratic splines (Durkan et al. 2019, "Neural Spline Flows") whose knots an MLP
-computes from the other half
-(and from the conditions); its training by maximum likelihood, and sampling in one pass through the
-layers (no sequential, autoregressive step on the generation path). The generation path, checkpoints
+computes from the other half (and from the conditions); its training by maximum likelihood, and
+sampling in one pass through the layers (no sequential, autoregressive step on the generation path). The generation path, checkpoints
 and scoring are ``hepwb.models.fastsim``'s, the same as the GAN's.
 """
 
