@@ -1,4 +1,4 @@
-"""The ``hepwb`` command line: ``hepwb generate``, ``hepwb run``, ``hepwb datasets``."""
+"""The ``hepwb`` command line: ``hepwb generate``, ``hepwb run``, ``hepwb scan``, ``hepwb results``, ``hepwb datasets``."""
 
 from __future__ import annotations
 
@@ -55,6 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a notebook parameter (repeatable)")
     run.add_argument("--scheduler", default=None, help="run the notebooks as tasks on this Dask scheduler")
 
+    scan = commands.add_parser("scan", help="run a notebook over a grid of parameters (papermill tasks on Dask)")
+    scan.add_argument("notebook", help="the notebook to scan, e.g. 04_trigger_fpga")
+    scan.add_argument("-p", "--parameter", type=_parameter, action="append", default=[], metavar="KEY=VALUE",
+                      help="a parameter: a list (bits=[4,6,8]) is scanned, anything else fixed (repeatable; "
+                           "the grid is every combination)")
+    scan.add_argument("--points", type=Path, default=None,
+                      help="a YAML file with an explicit list of points (each a mapping of parameters) instead of a grid")
+    scan.add_argument("--preset", choices=("smoke", "school", "full"), default="school")
+    scan.add_argument("--seeds", type=_positive_int, default=None, help="run each point with seed = 1 .. N")
+    scan.add_argument("--out", type=Path, default=None, help="the scan's folder (default: results/scans/NOTEBOOK)")
+    where = scan.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (Dask LocalCluster)")
+    where.add_argument("--scheduler", default=None,
+                       help="address of an existing Dask scheduler; its workers must share --out with this machine")
+    scan.add_argument("--metric", default=None, help="the metric drawn against each parameter (default: the first headline metric)")
+    scan.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     results = commands.add_parser("results", help="write docs/results.md from the summary of a hepwb run")
     results.add_argument("run_dir", type=Path, help="the --out folder of a run, e.g. results/full")
     results.add_argument("--page", type=Path, default=None, help="the page to write (default: docs/results.md)")
@@ -94,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in failed:
             print(f"FAILED: {r['notebook']}: {r['error']}", file=sys.stderr)
         return 1 if failed else 0
+    if args.command == "scan":
+        return _scan(args)
     if args.command == "results":
         from hepwb import results as results_page
 
@@ -111,6 +130,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:20s} {path}")
         return 0
     return 2
+
+
+def _scan(args) -> int:
+    import yaml
+
+    from hepwb.scan import run_scan
+
+    try:
+        points = yaml.safe_load(args.points.read_text()) if args.points else None
+        results = run_scan(args.notebook, dict(args.parameter), preset=args.preset, seeds=args.seeds, points=points,
+                           out_dir=args.out, workers=args.workers, scheduler=args.scheduler, metric=args.metric,
+                           progress=not args.no_progress)
+    except (ValueError, OSError, KeyError, yaml.YAMLError) as error:  # bad parameters, points, folder or metric
+        print(f"hepwb scan: {error.args[0] if isinstance(error, KeyError) else error}", file=sys.stderr)
+        return 2
+    return 0 if all(r["status"] == "ok" for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -78,6 +78,8 @@ def local_kernel_manager():
     run that TCP is unencrypted. TCP stays where Unix sockets cannot serve: not POSIX, or a Jupyter
     runtime folder so deep that a socket path would pass the 107-character limit of Unix sockets.
     """
+    import uuid
+
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.paths import jupyter_runtime_dir
     from traitlets import default
@@ -87,6 +89,13 @@ def local_kernel_manager():
         def _default_transport(self):
             # socket path: RUNTIME/kernel-<36-character id>-ipc-<n>, 50 characters beyond the folder
             return "ipc" if os.name == "posix" and len(jupyter_runtime_dir()) <= 50 else "tcp"
+
+        @default("connection_file")
+        def _default_connection_file(self):
+            # Without it the sockets are "kernel-ipc-1" ... in the working directory, numbered by which
+            # files exist: two kernels started at once there (two Dask workers) take the same ones.
+            os.makedirs(jupyter_runtime_dir(), exist_ok=True)
+            return os.path.join(jupyter_runtime_dir(), f"kernel-{uuid.uuid4()}.json")
 
     return LocalKernelManager
 
@@ -125,19 +134,20 @@ def clear_previous_run(run_dir: Path, notebook_name: str) -> None:
 
 
 def run_notebook(notebook: Path | str, preset: str = "school", out_dir: Path | str = "results",
-                 parameters: dict | None = None, kernel_name: str | None = None) -> dict:
+                 parameters: dict | None = None, kernel_name: str | None = None,
+                 run_dir: Path | str | None = None) -> dict:
     """Execute one notebook; never raises for a failure inside the notebook.
 
     Writes ``OUT/<stem>/<stem>.ipynb`` (the executed notebook) and whatever the notebook writes to
-    its ``output_dir`` (set to ``OUT/<stem>``), including ``metrics.json``. Returns a result dict:
-    notebook, status ("ok"/"failed"), seconds, error (which cell failed, numbered by execution
-    count in the executed notebook, and why), metrics.
+    its ``output_dir`` (set to ``OUT/<stem>``, or to ``run_dir`` where given), including
+    ``metrics.json``. Returns a result dict: notebook, status ("ok"/"failed"), seconds, error (which
+    cell failed, numbered by execution count in the executed notebook, and why), metrics.
     """
     import papermill
 
     notebook = Path(notebook).resolve()
     params = parameters_for(notebook, preset, parameters)  # refuses bad parameters before a kernel starts
-    run_dir = (Path(out_dir) / notebook.stem).resolve()
+    run_dir = Path(run_dir or Path(out_dir) / notebook.stem).resolve()
     clear_previous_run(run_dir, notebook.name)  # a failed run must not leave the last run's metrics.json
     run_dir = writable_folder(run_dir)
     params["output_dir"] = str(run_dir)

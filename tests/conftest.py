@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import nbformat
 import pytest
 
 #: CI (.ci/run) sets this: a test that would skip (no chromium, no ruff ...) fails instead
@@ -55,3 +56,29 @@ def small_jets_rntuple(tmp_path_factory) -> Path:
     assert main(["generate", "jets", "--events", "100", "--seed", "7", "--format", "rntuple", "--out", str(path),
                  "--no-progress"]) == 0
     return path
+
+
+# ------------------------------------------------------------------ a notebook to scan
+
+TOY_BODY = """import time
+time.sleep(pause)
+if x == 3 and mode == "b":
+    raise ValueError("x=3 with mode b is refused")
+from hepwb.batch import write_metrics
+write_metrics(output_dir, {"answer": 42.0 * x + 0.1 * seed}, headline=["answer"])"""
+
+
+def toy_notebook(path, body=TOY_BODY):
+    """A notebook with parameters x (int), mode (str), widths (list), seed and pause (s)."""
+    cell = nbformat.v4.new_code_cell("x = 1\nmode = 'a'\nwidths = [8, 8]\nseed = 1\npause = 0.0\noutput_dir = '.'")
+    cell.metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_code_cell(body)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def toy(tmp_path):
+    """A tiny notebook for scans (tests/test_scan.py, tests/test_cluster.py): a kernel start and one cell."""
+    return toy_notebook(tmp_path / "toy.ipynb")

@@ -203,6 +203,15 @@ def test_local_kernels_use_unix_sockets_unless_the_path_would_be_too_long(tmp_pa
     assert manager().transport == "tcp"
 
 
+def test_kernels_started_at_once_get_their_own_sockets(monkeypatch):
+    # left to jupyter_client, the sockets were kernel-ipc-1 ... in the working directory, numbered by
+    # which files existed: two Dask workers starting kernels at once took the same ones
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", "/tmp/hepwb-test-runtime")
+    first, second = batch.local_kernel_manager()(), batch.local_kernel_manager()()
+    assert first.transport == second.transport == "ipc" and first.ip != second.ip
+    assert all(km.ip.startswith("/tmp/hepwb-test-runtime/kernel-") for km in (first, second))
+
+
 def test_a_failed_rerun_reports_no_metrics_from_the_run_before(tmp_path):
     notebook = _notebook(tmp_path / "flaky.ipynb", GOOD)
     out = tmp_path / "out"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hepwb import fit, plotting
@@ -108,6 +109,9 @@ def _drawing_calls():
         "tower_windows_figure": lambda: plotting.tower_windows_figure(rng.random((2, 9, 9, 2)) * 4, ["a", "b"]),
         "difference_figure": lambda: plotting.difference_figure({"m": rng.normal(0, 0.1, 100)}),
         "bars_figure": lambda: plotting.bars_figure({"a": 0.3, "b": 0.7}, xlabel="importance"),
+        "scan_figure": lambda: plotting.scan_figure(pd.DataFrame({"bits": [4, 4, 6, 6], "mode": ["a", "b", "a", "b"],
+                                                                  "seed": [1, 1, 1, 1], "acc": [0.6, 0.5, 0.7, 0.6]}),
+                                                    "acc", ["bits", "mode"]),
     }
 
 

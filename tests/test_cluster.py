@@ -1,0 +1,135 @@
+"""A real Dask cluster on localhost: ``dask scheduler`` and ``dask worker`` as separate processes,
+started with the command-line tools that ship with distributed, exactly as on a cluster's nodes.
+
+``hepwb generate`` on it gives the events of a local run; ``hepwb scan`` on it delivers every
+point's metrics; a worker killed mid-scan (with its kernel, as when a node dies) loses no finished
+point, and the scan names the point it lost. The scheduler gives up on a task at the first death of
+its worker (``allowed-failures`` 0, Dask's default is 3 retries elsewhere), so that the loss is seen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import awkward as ak
+import psutil
+import pytest
+
+from hepwb import data, scan
+from hepwb.__main__ import main
+
+DASK = str(Path(sys.executable).with_name("dask"))
+
+
+class Cluster:
+    """A scheduler and named workers, each in its own process group."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.workers = folder, {}
+        env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
+        file = folder / "scheduler.json"
+        self.scheduler = self._start([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                      "--scheduler-file", str(file)], "scheduler", env)
+        deadline = time.time() + 60
+        while not file.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        self.address = json.loads(file.read_text())["address"]
+
+    def _start(self, command, name, env=None):
+        log = open(self.folder / f"{name}.log", "w")  # noqa: SIM115 - open while the process runs
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=env or os.environ.copy(), cwd=self.folder)
+
+    def add_worker(self, name: str) -> None:
+        self.workers[name] = self._start([DASK, "worker", self.address, "--name", name, "--nthreads", "1",
+                                          "--no-dashboard"], name)
+        self.wait_for(len(self.workers))
+
+    def wait_for(self, n: int) -> None:
+        from dask.distributed import Client
+
+        with Client(self.address, timeout=60) as client:
+            client.wait_for_workers(n, timeout=60)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a worker and everything it started (its kernels run in their own sessions)."""
+        process = self.workers.pop(name)
+        for child in psutil.Process(process.pid).children(recursive=True):
+            child.kill()
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def close(self) -> None:
+        for process in [*self.workers.values(), self.scheduler]:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in [*self.workers.values(), self.scheduler]:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.add_worker("w1")
+        cluster.add_worker("w2")
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_generation_on_scheduler_and_workers_gives_the_local_events(cluster, small_jets, tmp_path):
+    path = tmp_path / "jets-cluster.root"
+    assert main(["generate", "jets", "--events", "100", "--seed", "7", "--scheduler", cluster.address,
+                 "--out", str(path), "--no-progress"]) == 0
+    local, remote = data.read(small_jets), data.read(path)
+    assert local.fields == remote.fields and len(remote) == 100 and ak.array_equal(local, remote)
+
+
+def test_a_scan_on_the_cluster_delivers_every_point(cluster, toy, tmp_path, capsys):
+    out = tmp_path / "scan"
+    code = main(["scan", str(toy), "-p", "x=[1,2]", "-p", "pause=1.0", "--seeds", "2", "--scheduler", cluster.address,
+                 "--out", str(out), "--no-progress"])
+    assert code == 0, capsys.readouterr()
+    results = [json.loads((out / f / scan.DONE).read_text()) for f in ("x=1_seed=1", "x=1_seed=2", "x=2_seed=1", "x=2_seed=2")]
+    assert [r["metrics"]["answer"] for r in results] == pytest.approx([42.1, 42.2, 84.1, 84.2])
+    assert len({r["worker"] for r in results}) == 2  # both workers ran points
+
+
+def test_a_worker_killed_mid_scan_loses_no_finished_point(cluster, toy, tmp_path):
+    cluster.add_worker("doomed")
+    out = tmp_path / "scan"
+    overrides = {"x": [1, 2, 4, 5, 6, 7], "pause": 2.0}
+    found = {}
+    thread = threading.Thread(target=lambda: found.update(
+        results=scan.run_scan(toy, overrides, out_dir=out, scheduler=cluster.address, progress=False)))
+    thread.start()
+    deadline = time.time() + 120
+    while time.time() < deadline:  # a point has finished and the doomed worker is running one
+        finished = list(out.glob(f"*/{scan.DONE}"))
+        children = psutil.Process(cluster.workers["doomed"].pid).children(recursive=True)
+        if finished and any("ipykernel" in " ".join(c.cmdline()) for c in children):
+            break
+        time.sleep(0.1)
+    before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob(f"*/{scan.DONE}")}
+    cluster.kill("doomed")
+    thread.join(timeout=180)
+    results = found["results"]
+    lost = [r["folder"] for r in results if r["status"] == "lost"]
+    assert lost and all("its worker died or left" in r["error"] for r in results if r["status"] == "lost")
+    assert all(r["status"] == "ok" for r in results if r["folder"] not in lost)
+    assert {f: (out / f / scan.DONE).stat().st_mtime_ns for f in before} == before  # finished points kept
+    assert not set(before) & set(lost)
+
+    again = scan.run_scan(toy, overrides, out_dir=out, scheduler=cluster.address, progress=False)
+    assert sorted(r["folder"] for r in again if not r["skipped"]) == sorted(lost)
+    assert all(r["status"] == "ok" for r in again)
