@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output ROOT file (default: data/cache/NAME-EVENTS-seedSEED.root)")
     gen.add_argument("--format", choices=("ttree", "rntuple"), default="ttree",
                      help="ttree (default) or rntuple, ROOT's columnar successor of the TTree (same names and arrays)")
+    gen.add_argument("--compression", choices=("lzma", "zstd", "lz4"), default="lzma",
+                     help="lzma (default: smallest files) or zstd / lz4 (~50x faster to write: for large productions on a cluster)")
     gen.add_argument("--detector", type=_parameter, action="append", default=[], metavar="PARAMETER=VALUE",
                      help="change a detector parameter, e.g. calorimeter_energy_scale=1.05 (repeatable; jets only)")
     gen.add_argument("--pythia", action="append", default=[], metavar="SETTING",
@@ -80,8 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_terminate() -> None:
+    """SIGTERM (a batch system's kill, ``kill PID``) ends the command as Ctrl-C does: through its clean-up,
+    so that no temporary file, worker or kernel is left behind. Python's default would skip the clean-up."""
+    import signal
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if argv is None:  # the command line, not a test calling main([...])
+        _exit_on_terminate()
     if args.command == "generate":
         from hepwb.generate import SCHOOL_EVENTS, generate
         from hepwb.sim.recipes import Variation
@@ -91,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             changed = args.detector or args.pythia or args.particle_level
             variation = Variation(dict(args.detector), tuple(args.pythia), args.particle_level) if changed else None
             path = generate(args.name, events, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
-                            output=args.out, progress=not args.no_progress, format=args.format, variation=variation)
+                            output=args.out, progress=not args.no_progress, format=args.format, variation=variation,
+                            compression=args.compression)
         except (ValueError, OSError) as error:  # a bad request or an output folder that cannot be written
             print(f"hepwb generate: {error}", file=sys.stderr)
             return 2

@@ -1,5 +1,6 @@
 """A real Dask cluster on localhost: ``dask scheduler`` and ``dask worker`` as separate processes,
-started with the command-line tools that ship with distributed, exactly as on a cluster's nodes.
+started with the command-line tools that ship with distributed, exactly as on a cluster's nodes
+(``hepwb.cluster.ProcessCluster``).
 
 ``hepwb generate`` on it gives the events of a local run; ``hepwb scan`` on it delivers every
 point's metrics; a worker killed mid-scan (with its kernel, as when a node dies) loses no finished
@@ -10,13 +11,8 @@ its worker (``allowed-failures`` 0, Dask's default is 3 retries elsewhere), so t
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import awkward as ak
 import psutil
@@ -24,67 +20,14 @@ import pytest
 
 from hepwb import data, scan
 from hepwb.__main__ import main
-
-DASK = str(Path(sys.executable).with_name("dask"))
-
-
-class Cluster:
-    """A scheduler and named workers, each in its own process group."""
-
-    def __init__(self, folder: Path):
-        self.folder, self.workers = folder, {}
-        env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
-        file = folder / "scheduler.json"
-        self.scheduler = self._start([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                      "--scheduler-file", str(file)], "scheduler", env)
-        deadline = time.time() + 60
-        while not file.exists() and time.time() < deadline:
-            time.sleep(0.1)
-        self.address = json.loads(file.read_text())["address"]
-
-    def _start(self, command, name, env=None):
-        log = open(self.folder / f"{name}.log", "w")  # noqa: SIM115 - open while the process runs
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                env=env or os.environ.copy(), cwd=self.folder)
-
-    def add_worker(self, name: str) -> None:
-        self.workers[name] = self._start([DASK, "worker", self.address, "--name", name, "--nthreads", "1",
-                                          "--no-dashboard"], name)
-        self.wait_for(len(self.workers))
-
-    def wait_for(self, n: int) -> None:
-        from dask.distributed import Client
-
-        with Client(self.address, timeout=60) as client:
-            client.wait_for_workers(n, timeout=60)
-
-    def kill(self, name: str) -> None:
-        """SIGKILL a worker and everything it started (its kernels run in their own sessions)."""
-        process = self.workers.pop(name)
-        for child in psutil.Process(process.pid).children(recursive=True):
-            child.kill()
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-    def close(self) -> None:
-        for process in [*self.workers.values(), self.scheduler]:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in [*self.workers.values(), self.scheduler]:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+from hepwb.cluster import ProcessCluster
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("cluster"))
-    try:
-        cluster.add_worker("w1")
-        cluster.add_worker("w2")
+    with ProcessCluster(workers=2, folder=tmp_path_factory.mktemp("cluster"),
+                        env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}) as cluster:
         yield cluster
-    finally:
-        cluster.close()
 
 
 def test_generation_on_scheduler_and_workers_gives_the_local_events(cluster, small_jets, tmp_path):

@@ -82,8 +82,34 @@ def test_interrupted_generation_leaves_no_file(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_terminated_generate_command_leaves_no_file(tmp_path):
+    """SIGTERM (a batch system's kill) goes through the same clean-up as Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "hepwb", "generate", "jets", "--events", "5000", "--out", str(tmp_path / "x.root"),
+               "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not list(tmp_path.iterdir()) and time.time() < deadline:  # the temporary file appears
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) != 0  # 143, or 1 where the signal lands inside an import
+    assert list(tmp_path.iterdir()) == []  # Python's default for SIGTERM would leave the temporary file
+
+
+def test_zstd_writes_the_same_events_and_says_so_in_the_manifest(small_jets, tmp_path):
+    path = generate("jets", 100, seed=7, output=tmp_path / "fast.root", progress=False, compression="zstd")
+    assert ak.array_equal(_arrays(small_jets), _arrays(path))
+    entry = data.load_manifest(tmp_path)["fast"]
+    assert entry["compression"] == "zstd" and "--compression zstd" in entry["command"]
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"name": "higgs", "events": 10}, "unknown dataset recipe 'higgs'"),
+    ({"name": "jets", "events": 10, "compression": "gzip"}, r"compression must be one of \['lz4', 'lzma', 'zstd'\]"),
     ({"name": "jets", "events": 0}, "events must be a positive integer"),
     ({"name": "jets", "events": 10, "workers": 0}, "workers must be a positive integer"),
     ({"name": "jets", "events": 10, "seed": -1}, "seed must be a non-negative integer"),
