@@ -29,6 +29,7 @@ lab: setup
 benchmark: setup
 	$(BIN)/python benchmarks/generation.py
 	$(BIN)/python benchmarks/fastsim.py
+	$(BIN)/python benchmarks/scaling.py
 
 # Binder's limits, measured: a clone built from binder/ alone, every notebook on one CPU under 2 GB
 binder-check:

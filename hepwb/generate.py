@@ -65,7 +65,7 @@ def default_output(name: str, events: int, seed: int, format: str = "ttree") -> 
     return data.CACHE_DIR / f"{name}-{events}-seed{seed}{'-rntuple' if format == 'rntuple' else ''}.root"
 
 
-def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, scheduler: str | None = None,
+def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, scheduler=None,
              output: Path | str | None = None, dataset_name: str | None = None, progress: bool = True,
              format: str = "ttree", variation=None, compression: str = "lzma") -> Path:  # noqa: A002
     """Generate ``events`` events of dataset recipe ``name`` and write them to a ROOT file.
@@ -76,7 +76,8 @@ def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, schedul
     events : total number of stored (selected) events.
     seed : the run's seed; the same seed gives identical files for any ``workers``.
     workers : local processes (a dask.distributed LocalCluster when > 1).
-    scheduler : address of an existing Dask scheduler (e.g. ``tcp://host:8786``); overrides workers.
+    scheduler : an existing Dask cluster, by address (``tcp://host:8786``) or as a cluster object
+        (dask-jobqueue, Dask Gateway); overrides workers. The chunks come back here to be written.
     output : the ROOT file to write; default ``data/cache/NAME-EVENTS-seedSEED.root``.
     dataset_name : the name recorded in the manifest beside the file (default: the file's stem).
     format : ``"ttree"`` or ``"rntuple"`` (ROOT's columnar successor of the TTree; same names, same arrays).

@@ -199,11 +199,12 @@ def _lost(notebook: Path, point: Point, error: BaseException) -> dict:
 
 def run_scan(notebook: str | Path, overrides: dict | None = None, *, preset: str = "school", seeds: int | None = None,
              points: list[dict] | None = None, out_dir: Path | str | None = None, workers: int = 1,
-             scheduler: str | None = None, metric: str | None = None, progress: bool = True) -> list[dict]:
+             scheduler=None, metric: str | None = None, progress: bool = True) -> list[dict]:
     """Run every point of a scan that is not complete yet, then write the table and the figure.
 
     ``workers`` > 1 starts a local Dask cluster (one process per worker); ``scheduler`` uses an
-    existing one, whose workers must share ``out_dir`` (checked first). Results come back in
+    existing one, by address (``tcp://host:8786``) or as a cluster object (dask-jobqueue, Dask
+    Gateway); its workers must share ``out_dir`` with this machine (checked first). Results come back in
     point order, complete points included (``skipped`` True), each with its ``point`` and ``folder``.
     """
     [notebook] = batch.notebook_paths([str(notebook)])

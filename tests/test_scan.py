@@ -126,3 +126,12 @@ def test_an_unknown_metric_is_named_with_those_there_are(toy, tmp_path, capsys):
     code = main(["scan", str(toy), "-p", "x=[1,2]", "--out", str(tmp_path / "s"), "--metric", "acuracy", "--no-progress"])
     assert code == 2
     assert "hepwb scan: no metric 'acuracy' in the scan; its metrics: " in capsys.readouterr().err
+
+
+def test_a_scan_takes_a_dask_cluster_object(toy, tmp_path):
+    """As from dask-jobqueue or Dask Gateway: the cluster itself rather than its address."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        results = scan.run_scan(toy, {"x": [1, 2]}, out_dir=tmp_path / "scan", scheduler=cluster, progress=False)
+    assert [r["metrics"]["answer"] for r in results] == [42.1, 84.1]
