@@ -5,8 +5,8 @@
 Three measurements, each with 1 and then 2 workers on a fresh ``dask scheduler`` + ``dask worker``
 processes (one thread each; a notebook kernel is held to one thread too, as in a one-core batch slot):
 
-* generation: ``hepwb generate jets`` of ``--events`` events against the scheduler's address
-  (the files of both runs must be identical);
+* generation: ``hepwb generate jets`` of ``--events`` events against the scheduler's address, written
+  with ZSTD (the files of both runs must be identical);
 * scan: four smoke-preset points of ``--notebook`` (``bits=[4,6]`` x 2 seeds for 04_trigger_fpga);
 * read: the committed datasets through ``uproot.dask`` + dask-awkward into a ``hist.dask``
   histogram per dataset, against the eager read (``hepwb.data.read`` + ``hist``): identical counts.
@@ -66,7 +66,7 @@ def generation(events: int, folder: Path) -> list[tuple]:
         with ProcessCluster(workers, folder / f"gen-cluster-{workers}", env=ONE_THREAD) as cluster:
             path = folder / f"jets-{workers}.root"
             seconds, _ = timed(generate, "jets", events, seed=5, scheduler=cluster.address, output=path,
-                               progress=False)
+                               progress=False, compression="zstd")  # LZMA here would take a tenth of a core
         files.append(data.read(path))
         rows.append((f"generate jets, {events} events", workers, seconds, children_cpu_seconds() - cpu,
                      f"{events / seconds:.1f} ev/s"))

@@ -161,6 +161,10 @@ def _scan(args) -> int:
     except (ValueError, OSError, KeyError, yaml.YAMLError) as error:  # bad parameters, points, folder or metric
         print(f"hepwb scan: {error.args[0] if isinstance(error, KeyError) else error}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, SystemExit):
+        print("hepwb scan: interrupted; the finished points are kept: run the same command again to run the rest",
+              file=sys.stderr)
+        raise
     return 0 if all(r["status"] == "ok" for r in results) else 1
 
 
