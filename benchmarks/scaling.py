@@ -1,6 +1,6 @@
 """Benchmark: what a second Dask worker buys, on scheduler and worker processes (hepwb.cluster).
 
-    python benchmarks/scaling.py [--events 5000] [--notebook 04_trigger_fpga] [--skip generation scan read]
+    python benchmarks/scaling.py [--events 20000] [--notebook 04_trigger_fpga] [--skip generation scan read]
 
 Three measurements, each with 1 and then 2 workers on a fresh ``dask scheduler`` + ``dask worker``
 processes (one thread each; a notebook kernel is held to one thread too, as in a one-core batch slot):
@@ -132,7 +132,8 @@ def read(folder: Path) -> list[tuple]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=5000, help="jets to generate (10 chunks of 500 at 5000)")
+    parser.add_argument("--events", type=int, default=20_000,
+                        help="jets to generate: 40 chunks of 500, 20 per worker (fewer chunks: the last one runs alone longer)")
     parser.add_argument("--notebook", choices=sorted(SCAN_POINTS), default="04_trigger_fpga")
     parser.add_argument("--skip", nargs="*", default=[], choices=("generation", "scan", "read"))
     args = parser.parse_args()

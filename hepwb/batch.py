@@ -192,7 +192,10 @@ def run_notebooks(notebooks: list[str] | None = None, preset: str = "school", ou
     if scheduler:
         from dask.distributed import Client
 
+        from hepwb.scan import check_workers_share
+
         with Client(scheduler) as client:
+            check_workers_share(client, out_dir.resolve())  # the workers write the outputs: one line if they cannot
             futures = [client.submit(run_notebook, p, preset, str(out_dir.resolve()), overrides[p], pure=False)
                        for p in paths]
             results = client.gather(futures)

@@ -47,16 +47,20 @@ class ProcessCluster:
         for i in range(workers):
             self.add_worker(f"worker-{i + 1}")
 
-    def _start(self, arguments: list[str], name: str) -> subprocess.Popen:
+    def _start(self, arguments: list[str], name: str, prefix: tuple[str, ...] = ()) -> subprocess.Popen:
         dask = Path(sys.executable).with_name("dask")  # the tool of this environment, not another on PATH
         with open(self.folder / f"{name}.log", "w") as log:
-            return subprocess.Popen([str(dask), *arguments], stdout=log, stderr=subprocess.STDOUT,
+            return subprocess.Popen([*prefix, str(dask), *arguments], stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True, env=self.env, cwd=self.folder)
 
-    def add_worker(self, name: str) -> None:
-        """Start one more worker (one thread) and wait until the scheduler has it."""
+    def add_worker(self, name: str, prefix: tuple[str, ...] = ()) -> None:
+        """Start one more worker (one thread) and wait until the scheduler has it.
+
+        ``prefix``: a command the worker runs under (the tests give one a mount namespace of its own,
+        as a node that does not mount the output folder).
+        """
         self.workers[name] = self._start(["worker", self.address, "--name", name, "--nthreads", "1",
-                                          "--no-dashboard"], name)
+                                          "--no-dashboard"], name, prefix)
         self.wait_for_workers(len(self.workers))
 
     def wait_for_workers(self, n: int) -> None:

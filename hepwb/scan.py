@@ -160,8 +160,8 @@ def check_shared_folder(folder: str, token: str) -> str | None:
     return None
 
 
-def _check_workers(client, out_dir: Path) -> None:
-    """Refuse a cluster whose workers do not share ``out_dir`` with this machine (one line per problem)."""
+def check_workers_share(client, out_dir: Path) -> None:
+    """Refuse a cluster whose workers do not share ``out_dir`` with this machine (one line: the first problem)."""
     token_file = out_dir / ".hepwb-scan-token"
     token = uuid.uuid4().hex
     token_file.write_text(token)
@@ -170,8 +170,8 @@ def _check_workers(client, out_dir: Path) -> None:
     finally:
         token_file.unlink(missing_ok=True)
     if problems:
-        raise OutputPathError(f"{problems[0]}: every point is written where the scan asks, so --out must be on a "
-                              "file system that this machine and all workers share (a shared home, NFS, EOS)")
+        raise OutputPathError(f"{problems[0]}: the workers write the outputs, so --out must be on a file system "
+                              "that this machine and all workers share (a shared home, NFS, EOS)")
 
 
 def _definition(notebook: Path, preset: str, fixed: dict) -> dict:
@@ -254,7 +254,7 @@ def _execute(notebook, preset, fixed, todo, out_dir, workers, scheduler, total, 
                                                  dashboard_address=":0")
     client = Client(scheduler or cluster)
     try:
-        _check_workers(client, out_dir)
+        check_workers_share(client, out_dir)
         futures = {client.submit(run_point, str(notebook), preset, {**fixed, **point.values},
                                  str(out_dir / point.folder), pure=False, key=f"scan-{point.folder}-{uuid.uuid4().hex}"):
                    point for point in todo}

@@ -76,3 +76,18 @@ def test_a_worker_killed_mid_scan_loses_no_finished_point(cluster, toy, tmp_path
     again = scan.run_scan(toy, overrides, out_dir=out, scheduler=cluster.address, progress=False)
     assert sorted(r["folder"] for r in again if not r["skipped"]) == sorted(lost)
     assert all(r["status"] == "ok" for r in again)
+
+
+def test_workers_that_do_not_share_the_output_folder_stop_the_scan_before_it_starts(toy, tmp_path, tmp_path_factory,
+                                                                                    capsys):
+    out = tmp_path / "scan"
+    out.mkdir()
+    # a worker in a mount namespace of its own, where an empty tmpfs hides the output folder: a node that does not mount it
+    hidden = ("unshare", "--mount", "sh", "-c", f'mount -t tmpfs none "{out}" && exec "$@"', "sh")
+    with ProcessCluster(workers=0, folder=tmp_path_factory.mktemp("elsewhere")) as cluster:
+        cluster.add_worker("node-without-the-folder", prefix=hidden)
+        code = main(["scan", str(toy), "-p", "x=[1,2]", "--scheduler", cluster.address, "--out", str(out), "--no-progress"])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert f"cannot read {out}" in error and "must be on a file system that this machine and all workers share" in error
+    assert sorted(p.name for p in out.iterdir()) == ["scan.json"]  # no point ran
