@@ -148,17 +148,28 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _scan(args) -> int:
+def _read_points(path: Path) -> list:
+    """The points of ``--points``: a YAML list of mappings (checked by hepwb.scan.plan_points)."""
     import yaml
 
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ValueError(f"{path}: not valid YAML{where} ({getattr(error, 'problem', None) or error}); "
+                         "expected a list of points such as '- {bits: 4, seed: 1}'") from None
+
+
+def _scan(args) -> int:
     from hepwb.scan import run_scan
 
     try:
-        points = yaml.safe_load(args.points.read_text()) if args.points else None
+        points = _read_points(args.points) if args.points else None
         results = run_scan(args.notebook, dict(args.parameter), preset=args.preset, seeds=args.seeds, points=points,
                            out_dir=args.out, workers=args.workers, scheduler=args.scheduler, metric=args.metric,
                            progress=not args.no_progress)
-    except (ValueError, OSError, KeyError, yaml.YAMLError) as error:  # bad parameters, points, folder or metric
+    except (ValueError, OSError, KeyError) as error:  # bad parameters, points, folder or metric
         print(f"hepwb scan: {error.args[0] if isinstance(error, KeyError) else error}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, SystemExit):

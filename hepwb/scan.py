@@ -278,7 +278,8 @@ def scan_rows(results: list[dict]) -> list[dict]:
     rows = []
     for r in results:
         metrics = {k: v for k, v in r["metrics"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        rows.append({**r["point"], "status": r["status"], "seconds": r["seconds"], **metrics,
+        point = {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r["point"].items()}  # one cell each
+        rows.append({**point, "status": r["status"], "seconds": r["seconds"], **metrics,
                      "folder": r["folder"], "error": r.get("error") or ""})
     return rows
 

@@ -34,6 +34,16 @@ def test_the_grid_times_the_seeds_with_readable_folders(toy):
     assert scan.folder_name({"widths": [4, 8], "mode": "a/b c"}) == "widths=4-8_mode=a-b-c"
 
 
+def test_explicit_points_from_a_yaml_file(toy, tmp_path, capsys):
+    fixed, points = scan.plan_points(toy, {"pause": 0.1}, points=[{"x": 1, "mode": "b"}, {"x": 2}], seeds=2)
+    assert [p.folder for p in points] == ["x=1_mode=b_seed=1", "x=1_mode=b_seed=2", "x=2_seed=1", "x=2_seed=2"]
+    (tmp_path / "points.yaml").write_text("- {x: 1, mode: b}\n- x: [oops\n")
+    assert main(["scan", str(toy), "--points", str(tmp_path / "points.yaml"), "--out", str(tmp_path / "s")]) == 2
+    assert capsys.readouterr().err == (f"hepwb scan: {tmp_path / 'points.yaml'}: not valid YAML at line 3 (expected ',' "
+                                       "or ']', but got '<stream end>'); expected a list of points such as "
+                                       "'- {bits: 4, seed: 1}'\n")
+
+
 @pytest.mark.parametrize("overrides, kwargs, message", [
     ({"x": [1, "two"]}, {}, r"toy: x: expected an integer, got 'two'"),
     ({"xx": [1, 2]}, {}, r"toy has no parameter 'xx' \(did you mean 'x'\?\)"),
@@ -135,3 +145,12 @@ def test_a_scan_takes_a_dask_cluster_object(toy, tmp_path):
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         results = scan.run_scan(toy, {"x": [1, 2]}, out_dir=tmp_path / "scan", scheduler=cluster, progress=False)
     assert [r["metrics"]["answer"] for r in results] == [42.1, 84.1]
+
+
+def test_list_valued_points_are_one_cell_of_the_table_and_a_category_of_the_figure(tmp_path):
+    results = [{"point": {"widths": w, "seed": seed}, "folder": scan.folder_name({"widths": w, "seed": seed}),
+                "status": "ok", "seconds": 1.0, "error": None, "metrics": {"auc": 0.7 + 0.1 * len(w) + 0.01 * seed}}
+               for w in ([8], [8, 8]) for seed in (1, 2)]
+    assert [row["widths"] for row in scan.scan_rows(results)] == ["[8]", "[8]", "[8, 8]", "[8, 8]"]
+    figure = scan.write_scan_figure(results, tmp_path, "auc")
+    assert figure == tmp_path / "scan_auc.png" and figure.stat().st_size > 10_000
