@@ -125,9 +125,9 @@ def _results_in_order(name, seed, chunks, workers, scheduler, variation=None):
         return
     from dask.distributed import Client, LocalCluster, as_completed
 
-    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+    cluster = None if scheduler is not None else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                  dashboard_address=":0")
-    client = Client(scheduler or cluster)
+    client = Client(scheduler if scheduler is not None else cluster)  # an address or a cluster object
     try:
         futures = [client.submit(_run_chunk, name, seed, chunk, variation, pure=False) for chunk in chunks]
         position = {future.key: i for i, future in enumerate(futures)}

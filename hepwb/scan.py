@@ -192,7 +192,7 @@ def _claim_folder(out_dir: Path, definition: dict) -> None:
         tmp.write_text(json.dumps(definition, indent=2) + "\n")
 
 
-def _lost(notebook: Path, point: Point, error: BaseException) -> dict:
+def _lost(notebook: Path, error: BaseException) -> dict:
     return {"notebook": notebook.stem, "status": "lost", "seconds": float("nan"), "metrics": {},
             "error": f"its worker died or left ({type(error).__name__}: {error}); rerun the scan to complete it"}
 
@@ -250,9 +250,9 @@ def _execute(notebook, preset, fixed, todo, out_dir, workers, scheduler, total, 
         return
     from dask.distributed import Client, LocalCluster, as_completed
 
-    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+    cluster = None if scheduler is not None else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                  dashboard_address=":0")
-    client = Client(scheduler or cluster)
+    client = Client(scheduler if scheduler is not None else cluster)  # an address or a cluster object
     try:
         check_workers_share(client, out_dir)
         futures = {client.submit(run_point, str(notebook), preset, {**fixed, **point.values},
@@ -263,7 +263,7 @@ def _execute(notebook, preset, fixed, todo, out_dir, workers, scheduler, total, 
             try:
                 result = future.result()
             except Exception as error:  # noqa: BLE001 - run_point never raises: this is the cluster
-                result = _lost(notebook, point, error)
+                result = _lost(notebook, error)
             bar.update()
             yield point, result
     finally:
