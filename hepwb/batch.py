@@ -90,6 +90,12 @@ def local_kernel_manager():
             # socket path: RUNTIME/kernel-<36-character id>-ipc-<n>, 50 characters beyond the folder
             return "ipc" if os.name == "posix" and len(jupyter_runtime_dir()) <= 50 else "tcp"
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts the kernel before every shutdown; an idle ipykernel then logs
+            # "ERROR | KeyboardInterrupt caught in kernel" on the terminal. A busy one is stopped anyway.
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
         @default("connection_file")
         def _default_connection_file(self):
             # Without it the sockets are "kernel-ipc-1" ... in the working directory, numbered by which
