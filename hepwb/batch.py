@@ -196,11 +196,9 @@ def run_notebooks(notebooks: list[str] | None = None, preset: str = "school", ou
         parameters_for(path, preset, overrides[path])
     out_dir = writable_folder(out_dir)
     if scheduler:
-        from dask.distributed import Client
+        from hepwb.cluster import check_workers_share, dask_client
 
-        from hepwb.scan import check_workers_share
-
-        with Client(scheduler) as client:
+        with dask_client(scheduler=scheduler) as client:
             check_workers_share(client, out_dir.resolve())  # the workers write the outputs: one line if they cannot
             futures = [client.submit(run_notebook, p, preset, str(out_dir.resolve()), overrides[p], pure=False)
                        for p in paths]

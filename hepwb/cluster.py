@@ -1,9 +1,14 @@
-"""A Dask cluster of separate processes on this machine, started as on a cluster's nodes.
+"""Dask clusters for hepwb's tasks: the client of a run, the shared-folder check, and a cluster of processes.
 
-``dask scheduler`` and one ``dask worker`` per worker, the command-line tools that ship with
-``distributed``, each in its own process group; unlike ``LocalCluster`` nothing is shared with the
-Python process that started them, so what works here works with workers on other machines (as
-long as they share the file system). Used by the tests and ``benchmarks/scaling.py``; on a laptop::
+``dask_client`` is what ``hepwb generate``, ``run`` and ``scan`` run their tasks through: an existing
+scheduler (an address or a cluster object) or a local cluster of worker processes.
+``check_workers_share`` refuses workers that cannot write where the outputs go.
+
+``ProcessCluster`` starts ``dask scheduler`` and one ``dask worker`` per worker, the command-line tools
+that ship with ``distributed``, each in its own process group; unlike ``LocalCluster`` nothing is
+shared with the Python process that started them, so what works here works with workers on other
+machines (as long as they share the file system). Used by the tests and ``benchmarks/scaling.py``;
+on a laptop::
 
     with ProcessCluster(workers=2) as cluster:
         hepwb.scan.run_scan("04_trigger_fpga", {"bits": [4, 6]}, scheduler=cluster.address)
@@ -11,14 +16,71 @@ long as they share the file system). Used by the tests and ``benchmarks/scaling.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+
+from hepwb.data import OutputPathError
+
+
+@contextlib.contextmanager
+def dask_client(workers: int = 1, scheduler=None):
+    """A ``distributed.Client`` of ``scheduler`` (an address such as ``tcp://host:8786``, or a cluster
+    object from dask-jobqueue or Dask Gateway), else of a LocalCluster of ``workers`` one-thread processes."""
+    from dask.distributed import Client, LocalCluster
+
+    cluster = None if scheduler is not None else LocalCluster(n_workers=workers, threads_per_worker=1,
+                                                             processes=True, dashboard_address=":0")
+    client = Client(scheduler if scheduler is not None else cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+TOKEN = ".hepwb-scan-token"
+
+
+def check_shared_folder(folder: str, token: str) -> str | None:
+    """On a worker: None if it can read the client's token in ``folder`` and write beside it, else why not."""
+    where = f"{socket.gethostname()} (pid {os.getpid()})"
+    try:
+        seen = (Path(folder) / TOKEN).read_text()
+    except OSError as error:
+        return f"the worker on {where} cannot read {folder}: {error.strerror or error}"
+    if seen != token:
+        return f"the worker on {where} sees another {folder} than this machine (not a shared file system)"
+    probe = Path(folder) / f".hepwb-write-test-{uuid.uuid4().hex}"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        return f"the worker on {where} cannot write in {folder}: {error.strerror or error}"
+    return None
+
+
+def check_workers_share(client, out_dir: Path) -> None:
+    """Refuse a cluster whose workers do not share ``out_dir`` with this machine (one line: the first problem)."""
+    token_file = Path(out_dir) / TOKEN
+    token = uuid.uuid4().hex
+    token_file.write_text(token)
+    try:
+        problems = [p for p in client.run(check_shared_folder, str(out_dir), token).values() if p]
+    finally:
+        token_file.unlink(missing_ok=True)
+    if problems:
+        raise OutputPathError(f"{problems[0]}: the workers write the outputs, so --out must be on a file system "
+                              "that this machine and all workers share (a shared home, NFS, EOS)")
 
 
 class ProcessCluster:

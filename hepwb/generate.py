@@ -96,8 +96,6 @@ def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, schedul
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     if format not in data.FORMATS:
         raise ValueError(f"format must be one of {data.FORMATS}, got {format!r}")
-    if compression not in data.COMPRESSIONS:
-        raise ValueError(f"compression must be one of {sorted(data.COMPRESSIONS)}, got {compression!r}")
     if variation is not None and "variation" not in inspect.signature(recipe.make_chunk).parameters:
         raise ValueError(f"the {name} recipe takes no detector or Pythia variations (jets does)")
     output = Path(output) if output is not None else default_output(name, events, seed, format)
@@ -123,12 +121,11 @@ def _results_in_order(name, seed, chunks, workers, scheduler, variation=None):
         for chunk in chunks:
             yield _run_chunk(name, seed, chunk, variation)
         return
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
-    cluster = None if scheduler is not None else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                 dashboard_address=":0")
-    client = Client(scheduler if scheduler is not None else cluster)  # an address or a cluster object
-    try:
+    from hepwb.cluster import dask_client
+
+    with dask_client(workers, scheduler) as client:
         futures = [client.submit(_run_chunk, name, seed, chunk, variation, pure=False) for chunk in chunks]
         position = {future.key: i for i, future in enumerate(futures)}
         done, next_index = {}, 0
@@ -138,10 +135,6 @@ def _results_in_order(name, seed, chunks, workers, scheduler, variation=None):
             while next_index in done:  # write in plan order, holding only what arrived early
                 yield done.pop(next_index)
                 next_index += 1
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _variation_flags(variation) -> str:

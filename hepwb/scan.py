@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import socket
 import uuid
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from hepwb import batch
 from hepwb import parameters as notebook_parameters
+from hepwb.cluster import check_workers_share, dask_client
 from hepwb.data import OutputPathError, atomic_path, shown_path, writable_folder
 
 #: written in a point's folder when its run has finished without error, the result inside
@@ -142,38 +142,6 @@ def _worker_address() -> str:
         return "local"
 
 
-def check_shared_folder(folder: str, token: str) -> str | None:
-    """On a worker: None if it can read the scan's token in ``folder`` and write beside it, else why not."""
-    where = f"{socket.gethostname()} (pid {os.getpid()})"
-    try:
-        seen = (Path(folder) / ".hepwb-scan-token").read_text()
-    except OSError as error:
-        return f"the worker on {where} cannot read {folder}: {error.strerror or error}"
-    if seen != token:
-        return f"the worker on {where} sees another {folder} than the scan (not a shared file system)"
-    probe = Path(folder) / f".hepwb-write-test-{uuid.uuid4().hex}"
-    try:
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        return f"the worker on {where} cannot write in {folder}: {error.strerror or error}"
-    return None
-
-
-def check_workers_share(client, out_dir: Path) -> None:
-    """Refuse a cluster whose workers do not share ``out_dir`` with this machine (one line: the first problem)."""
-    token_file = out_dir / ".hepwb-scan-token"
-    token = uuid.uuid4().hex
-    token_file.write_text(token)
-    try:
-        problems = [p for p in client.run(check_shared_folder, str(out_dir), token).values() if p]
-    finally:
-        token_file.unlink(missing_ok=True)
-    if problems:
-        raise OutputPathError(f"{problems[0]}: the workers write the outputs, so --out must be on a file system "
-                              "that this machine and all workers share (a shared home, NFS, EOS)")
-
-
 def _definition(notebook: Path, preset: str, fixed: dict) -> dict:
     return {"notebook": notebook.stem, "preset": preset, "fixed_parameters": fixed}
 
@@ -248,29 +216,24 @@ def _execute(notebook, preset, fixed, todo, out_dir, workers, scheduler, total, 
         finally:
             bar.close()
         return
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
-    cluster = None if scheduler is not None else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                 dashboard_address=":0")
-    client = Client(scheduler if scheduler is not None else cluster)  # an address or a cluster object
     try:
-        check_workers_share(client, out_dir)
-        futures = {client.submit(run_point, str(notebook), preset, {**fixed, **point.values},
-                                 str(out_dir / point.folder), pure=False, key=f"scan-{point.folder}-{uuid.uuid4().hex}"):
-                   point for point in todo}
-        for future in as_completed(futures):
-            point = futures[future]
-            try:
-                result = future.result()
-            except Exception as error:  # noqa: BLE001 - run_point never raises: this is the cluster
-                result = _lost(notebook, error)
-            bar.update()
-            yield point, result
+        with dask_client(workers, scheduler) as client:
+            check_workers_share(client, out_dir)
+            futures = {client.submit(run_point, str(notebook), preset, {**fixed, **point.values},
+                                     str(out_dir / point.folder), pure=False,
+                                     key=f"scan-{point.folder}-{uuid.uuid4().hex}"): point for point in todo}
+            for future in as_completed(futures):
+                point = futures[future]
+                try:
+                    result = future.result()
+                except Exception as error:  # noqa: BLE001 - run_point never raises: this is the cluster
+                    result = _lost(notebook, error)
+                bar.update()
+                yield point, result
     finally:
         bar.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def scan_rows(results: list[dict]) -> list[dict]:

@@ -125,11 +125,13 @@ def test_an_interrupted_scan_completes_only_the_missing_points(toy, tmp_path):
 
 
 def test_workers_that_do_not_share_the_folder_are_named(tmp_path):
-    (tmp_path / ".hepwb-scan-token").write_text("another scan")
-    assert "sees another" in scan.check_shared_folder(str(tmp_path), "this scan")
-    assert "cannot read" in scan.check_shared_folder(str(tmp_path / "missing"), "this scan")
-    (tmp_path / ".hepwb-scan-token").write_text("this scan")
-    assert scan.check_shared_folder(str(tmp_path), "this scan") is None
+    from hepwb.cluster import TOKEN, check_shared_folder
+
+    (tmp_path / TOKEN).write_text("another scan")
+    assert "sees another" in check_shared_folder(str(tmp_path), "this scan")
+    assert "cannot read" in check_shared_folder(str(tmp_path / "missing"), "this scan")
+    (tmp_path / TOKEN).write_text("this scan")
+    assert check_shared_folder(str(tmp_path), "this scan") is None
 
 
 def test_an_unknown_metric_is_named_with_those_there_are(toy, tmp_path, capsys):
