@@ -1,4 +1,4 @@
-"""Benchmark: what a second Dask worker buys, on scheduler and worker processes (hepwb.cluster).
+"""Benchmark: what a second Dask worker buys, on scheduler and worker processes (hepwb.run.cluster).
 
     python benchmarks/scaling.py [--events 20000] [--notebook 04_trigger_fpga] [--skip generation scan read]
 
@@ -28,7 +28,7 @@ import awkward as ak
 import numpy as np
 
 from hepwb import data
-from hepwb.cluster import ProcessCluster
+from hepwb.run.cluster import ProcessCluster
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
@@ -58,7 +58,7 @@ def own_cpu_seconds() -> float:
 
 
 def generation(events: int, folder: Path) -> list[tuple]:
-    from hepwb.generate import generate
+    from hepwb.run.generate import generate
 
     rows, files = [], []
     for workers in (1, 2):
@@ -75,7 +75,7 @@ def generation(events: int, folder: Path) -> list[tuple]:
 
 
 def scan(notebook: str, folder: Path) -> list[tuple]:
-    from hepwb.scan import run_scan
+    from hepwb.run.scan import run_scan
 
     overrides, seeds = SCAN_POINTS[notebook]
     rows = []

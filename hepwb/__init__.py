@@ -9,13 +9,17 @@ fits), ``plotting`` (mplhep house style), ``widgets`` (ipywidgets), ``batch`` (p
 """
 
 import time as _time
+from pathlib import Path as _Path
 
 from hepwb import quiet as _quiet
 from hepwb.environment import check as _check_environment
 
 __version__ = "0.1.0"
 
-#: when hepwb was first imported (a notebook's first cell): ``batch.write_metrics`` times the run from here
+#: the clone's root folder: data/, notebooks/, results/ and docs/ lie in it
+PROJECT_DIR = _Path(__file__).resolve().parent.parent
+
+#: when hepwb was first imported (a notebook's first cell): ``notebook.write_metrics`` times the run from here
 IMPORTED_AT = _time.time()
 
 _check_environment()

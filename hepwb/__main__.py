@@ -1,4 +1,8 @@
-"""The ``hepwb`` command line: ``hepwb generate``, ``hepwb run``, ``hepwb scan``, ``hepwb results``, ``hepwb datasets``."""
+"""The ``hepwb`` command line: ``hepwb generate``, ``hepwb run``, ``hepwb scan``, ``hepwb results``, ``hepwb datasets``.
+
+Each command imports its room of ``hepwb.run`` only when it runs: Pythia, FastJet, papermill and Dask
+load for the command that needs them, and ``hepwb --help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -98,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the command line, not a test calling main([...])
         _exit_on_terminate()
     if args.command == "generate":
-        from hepwb.generate import SCHOOL_EVENTS, generate
-        from hepwb.sim.recipes import Variation
+        from hepwb.run.generate import SCHOOL_EVENTS, generate  # lazy: Pythia and FastJet, for this command only
+        from hepwb.sim.recipes import Variation  # lazy: FastJet, for this command only
 
         events = args.events or SCHOOL_EVENTS.get(args.name, 10_000)
         try:
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {path} (manifest entry in {path.parent / 'manifest.json'})")
         return 0
     if args.command == "run":
-        from hepwb.batch import print_summary, run_notebooks
+        from hepwb.run.batch import print_summary, run_notebooks  # lazy: for this command only
 
         try:
             results = run_notebooks(args.notebooks or None, preset=args.preset, out_dir=args.out,
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "scan":
         return _scan(args)
     if args.command == "results":
-        from hepwb import results as results_page
+        from hepwb.run import results as results_page  # lazy: for this command only
 
         try:
             page = results_page.write_page(args.run_dir, **({"page": args.page} if args.page else {}))
@@ -140,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {page} and {results_page.SUMMARY_COPY}")
         return 0
     if args.command == "datasets":
-        from hepwb.data import list_datasets
+        from hepwb.data import list_datasets  # lazy: uproot, for this command only
 
         for name, path in list_datasets().items():
             print(f"{name:20s} {path}")
@@ -149,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _read_points(path: Path) -> list:
-    """The points of ``--points``: a YAML list of mappings (checked by hepwb.scan.plan_points)."""
+    """The points of ``--points``: a YAML list of mappings (checked by hepwb.run.scan.plan_points)."""
     import yaml
 
     try:
@@ -162,7 +166,7 @@ def _read_points(path: Path) -> list:
 
 
 def _scan(args) -> int:
-    from hepwb.scan import run_scan
+    from hepwb.run.scan import run_scan  # lazy: papermill and Dask, for this command only
 
     try:
         points = _read_points(args.points) if args.points else None

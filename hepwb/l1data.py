@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hepwb import data
+from hepwb.notebook import unique_metric_keys
 from hepwb.sim import detector
 from hepwb.sim.recipes import L1_BACKGROUND_FRACTIONS, L1_SAMPLES, L1_SIGNALS
 
@@ -200,10 +201,8 @@ def read_adc2021_files(files: dict[str, str | os.PathLike], *, max_events: int |
     merged into one ``L1Events``; the first file is the background, the others the signals.
 
     Returns (events, background names, signal names). Names may be free text; each must give its own
-    metric key (``batch.unique_metric_keys``), so that the notebook's numbers do not overwrite each other.
+    metric key (``notebook.unique_metric_keys``), so that the notebook's numbers do not overwrite each other.
     """
-    from hepwb.batch import unique_metric_keys
-
     if not files:
         raise ValueError("adc2021_files is empty: give {name: path}, the background first")
     unique_metric_keys(files)

@@ -14,10 +14,10 @@ NO_SKIPS = "HEPWB_NO_SKIPS"
 
 def pytest_configure(config):
     """Notebooks re-executed by the tests (nbval, the browser test) write their outputs into a temporary
-    folder, not the clone's results/ (``hepwb.batch.results_folder``)."""
+    folder, not the clone's results/ (``hepwb.notebook.results_folder``)."""
     import tempfile
 
-    from hepwb.batch import RESULTS_ENV
+    from hepwb.notebook import RESULTS_ENV
 
     os.environ.setdefault(RESULTS_ENV, tempfile.mkdtemp(prefix="hepwb-test-results-"))
 
@@ -35,14 +35,14 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="session")
 def small_jets(tmp_path_factory) -> Path:
     """100 jets (20 per class) generated serially with seed 7."""
-    from hepwb.generate import generate
+    from hepwb.run.generate import generate
 
     return generate("jets", 100, seed=7, output=tmp_path_factory.mktemp("gen") / "jets-small.root", progress=False)
 
 
 @pytest.fixture(scope="session")
 def small_zmumu(tmp_path_factory) -> Path:
-    from hepwb.generate import generate
+    from hepwb.run.generate import generate
 
     return generate("zmumu", 200, seed=7, output=tmp_path_factory.mktemp("gen") / "zmumu-small.root", progress=False)
 
@@ -64,7 +64,7 @@ TOY_BODY = """import time
 time.sleep(pause)
 if x == 3 and mode == "b":
     raise ValueError("x=3 with mode b is refused")
-from hepwb.batch import write_metrics
+from hepwb.notebook import write_metrics
 write_metrics(output_dir, {"answer": 42.0 * x + 0.1 * seed}, headline=["answer"])"""
 
 

@@ -8,8 +8,8 @@ import pytest
 import uproot
 
 from hepwb import l1data, metrics
-from hepwb.generate import plan_chunks
 from hepwb.models import anomaly
+from hepwb.run.generate import plan_chunks
 from hepwb.sim import detector as det
 from hepwb.sim.recipes import L1_SAMPLES, RECIPES
 
@@ -17,7 +17,7 @@ from hepwb.sim.recipes import L1_SAMPLES, RECIPES
 @pytest.fixture(scope="module")
 def small_l1(tmp_path_factory):
     """200 triggered events of every l1_events sample, in the recipe's proportions (seed 7)."""
-    from hepwb.generate import generate
+    from hepwb.run.generate import generate
 
     return generate("l1_events", 200, seed=7, output=tmp_path_factory.mktemp("gen") / "l1-small.root", progress=False)
 

@@ -8,8 +8,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from hepwb import batch, parameters
+from hepwb import notebook
 from hepwb.__main__ import main
+from hepwb.run import batch, parameters
 
 
 def _notebook(path, *sources, parameters="x = 1\noutput_dir = '.'"):
@@ -21,7 +22,7 @@ def _notebook(path, *sources, parameters="x = 1\noutput_dir = '.'"):
     return path
 
 
-GOOD = "from hepwb.batch import write_metrics\nwrite_metrics(output_dir, {'answer': 42.0 * x}, headline=['answer'])"
+GOOD = "from hepwb.notebook import write_metrics\nwrite_metrics(output_dir, {'answer': 42.0 * x}, headline=['answer'])"
 
 
 def test_failing_notebook_is_reported_with_its_cell(tmp_path):
@@ -156,21 +157,21 @@ def test_an_override_goes_to_the_notebooks_that_have_it(tmp_path):
     (("fault", "hot calorimeter cell", "flagged"), "fault_hot_calorimeter_cell_flagged"),
 ])
 def test_metric_keys_from_free_text_names(parts, key):
-    assert batch.metric_key(*parts) == key
+    assert notebook.metric_key(*parts) == key
 
 
 def test_names_that_would_share_a_metric_key_are_refused():
-    assert batch.unique_metric_keys(["background", "A to 4 leptons"]) == {"background": "background",
+    assert notebook.unique_metric_keys(["background", "A to 4 leptons"]) == {"background": "background",
                                                                          "A to 4 leptons": "A_to_4_leptons"}
     with pytest.raises(ValueError, match=r"the names 'A\+B' and 'A/B' both become the metric key 'A_B'"):
-        batch.unique_metric_keys(["A+B", "A/B"])
+        notebook.unique_metric_keys(["A+B", "A/B"])
     with pytest.raises(ValueError, match="no letters or digits"):
-        batch.metric_key("→")
+        notebook.metric_key("→")
 
 
 def test_metrics_must_be_finite(tmp_path):
     with pytest.raises(ValueError, match="metric 'auc' is nan"):
-        batch.write_metrics(tmp_path, {"auc": float("nan")})
+        notebook.write_metrics(tmp_path, {"auc": float("nan")})
     assert not (tmp_path / "metrics.json").exists()
 
 
@@ -186,13 +187,13 @@ def test_notebooks_run_as_tasks_on_a_dask_scheduler(tmp_path):
 
 def test_metrics_from_nested_plain_dictionaries(tmp_path, capsys):
     reports = {"AE": {"A → 4ℓ": {"tpr": np.float32(0.25), "auc": 0.9}}, "PCA": {"A → 4ℓ": {"tpr": 0.1}}}
-    batch.write_metrics(tmp_path, {"fpr": 1e-3}, reports, headline=["AE_A_4l_tpr"])
+    notebook.write_metrics(tmp_path, {"fpr": 1e-3}, reports, headline=["AE_A_4l_tpr"])
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["AE_A_4l_tpr"] == 0.25 and written["PCA_A_4l_tpr"] == 0.1 and written["fpr"] == 1e-3
     assert written["headline"] == {"AE_A_4l_tpr": 0.25} and written["wall_seconds"] > 0
     assert "4 metrics written to" in capsys.readouterr().out
     with pytest.raises(ValueError, match="share the key 'a_b'"):
-        batch.flatten_metrics({"a b": 1}, {"a": {"b": 2}})
+        notebook.flatten_metrics({"a b": 1}, {"a": {"b": 2}})
 
 
 def test_local_kernels_use_unix_sockets_unless_the_path_would_be_too_long(tmp_path, monkeypatch):
@@ -232,8 +233,8 @@ def test_a_folder_that_hepwb_did_not_write_is_not_cleared(tmp_path):
 
 
 def test_results_folder_moves_only_the_project_results_under_the_test_directory(tmp_path, monkeypatch):
-    monkeypatch.setenv(batch.RESULTS_ENV, str(tmp_path / "elsewhere"))
-    assert batch.results_folder(batch.RESULTS_DIR / "01_jet_tagging") == tmp_path / "elsewhere" / "01_jet_tagging"
-    assert batch.results_folder(tmp_path / "mine") == tmp_path / "mine"
-    monkeypatch.delenv(batch.RESULTS_ENV)
-    assert str(batch.results_folder("../results/00_root_data")) == "../results/00_root_data"
+    monkeypatch.setenv(notebook.RESULTS_ENV, str(tmp_path / "elsewhere"))
+    assert notebook.results_folder(notebook.RESULTS_DIR / "01_jet_tagging") == tmp_path / "elsewhere" / "01_jet_tagging"
+    assert notebook.results_folder(tmp_path / "mine") == tmp_path / "mine"
+    monkeypatch.delenv(notebook.RESULTS_ENV)
+    assert str(notebook.results_folder("../results/00_root_data")) == "../results/00_root_data"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hepwb import batch
+from hepwb.run import batch
 
 CHROMIUM = Path("/usr/bin/chromium")
 RENDER_TIMEOUT_MS = int(__import__("os").environ.get("HEPWB_BROWSER_TIMEOUT_S", "300")) * 1000

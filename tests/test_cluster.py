@@ -1,6 +1,6 @@
 """A real Dask cluster on localhost: ``dask scheduler`` and ``dask worker`` as separate processes,
 started with the command-line tools that ship with distributed, exactly as on a cluster's nodes
-(``hepwb.cluster.ProcessCluster``).
+(``hepwb.run.cluster.ProcessCluster``).
 
 ``hepwb generate`` on it gives the events of a local run; ``hepwb scan`` on it delivers every
 point's metrics; a worker killed mid-scan (with its kernel, as when a node dies) loses no finished
@@ -18,9 +18,10 @@ import awkward as ak
 import psutil
 import pytest
 
-from hepwb import data, scan
+from hepwb import data
 from hepwb.__main__ import main
-from hepwb.cluster import ProcessCluster
+from hepwb.run import scan
+from hepwb.run.cluster import ProcessCluster
 
 
 @pytest.fixture(scope="module")

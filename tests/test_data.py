@@ -84,7 +84,7 @@ def test_missing_branch_lists_available_branches():
     with pytest.raises(data.MissingBranchError) as error:
         data.read("zmumu", ["m_ll", "mll"])
     message = str(error.value)
-    assert "no branch named 'mll'" in message and "'m_ll'" in message and "'met'" in message
+    assert "no branch named 'mll' (did you mean 'm_ll'?); branches: mu1_pt, mu1_eta," in message and ", met," in message
 
 
 def test_entry_range_cut_and_chunks():

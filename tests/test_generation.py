@@ -9,7 +9,7 @@ import uproot
 
 from hepwb import data, fit, plotting
 from hepwb.features import HLS4ML_FEATURES
-from hepwb.generate import generate, plan_chunks
+from hepwb.run.generate import generate, plan_chunks
 from hepwb.sim import detector as det
 from hepwb.sim.recipes import JET_CLASSES, RECIPES, Variation
 

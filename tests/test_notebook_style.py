@@ -12,7 +12,8 @@ import re
 
 import pytest
 
-from hepwb import batch, plotting
+from hepwb import plotting
+from hepwb.run import batch
 
 NOTEBOOKS = sorted(batch.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 MAX_CELL_LINES = 15

@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from hepwb import batch
+from hepwb.notebook import metric_key
+from hepwb.run import batch
 
 #: notebooks that take the taggers 01_jet_tagging saved (parameter tagger_dir)
 NEEDS_TAGGERS = ("04_trigger_fpga", "05_tagger_robustness")
@@ -131,7 +132,7 @@ def test_anomaly_detection_runs_on_adc2021_files_with_free_text_names(tmp_path):
     metrics = result["metrics"]
     for name in ("A to 4 leptons", "LQ → bτ (80 GeV)"):
         for key in ("tpr", "auc"):
-            assert batch.metric_key("AE", name, key) in metrics and batch.metric_key("PCA", name, key) in metrics
+            assert metric_key("AE", name, key) in metrics and metric_key("PCA", name, key) in metrics
     assert metrics["AE_A_to_4_leptons_auc"] > 0.6  # four leptons are nothing like W events, even after two epochs
     assert metrics["headline"]["AE_A_to_4_leptons_tpr"] == metrics["AE_A_to_4_leptons_tpr"]
     assert "AE_LQ_bτ_80_GeV_tpr" in metrics and not any("higgs" in key for key in metrics)

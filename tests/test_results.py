@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from hepwb import results
 from hepwb.__main__ import main
+from hepwb.run import results
 
 
 def test_the_results_page_is_what_the_committed_full_run_gives():

@@ -16,8 +16,8 @@ import time
 import pandas as pd
 import pytest
 
-from hepwb import scan
 from hepwb.__main__ import main
+from hepwb.run import scan
 
 
 def test_lists_are_scanned_unless_the_parameter_takes_a_list(toy):
@@ -125,7 +125,7 @@ def test_an_interrupted_scan_completes_only_the_missing_points(toy, tmp_path):
 
 
 def test_workers_that_do_not_share_the_folder_are_named(tmp_path):
-    from hepwb.cluster import TOKEN, check_shared_folder
+    from hepwb.run.cluster import TOKEN, check_shared_folder
 
     (tmp_path / TOKEN).write_text("another scan")
     assert "sees another" in check_shared_folder(str(tmp_path), "this scan")

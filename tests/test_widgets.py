@@ -168,7 +168,7 @@ def test_every_expression_00_suggests_works_in_the_explorer():
     import json
     import re
 
-    from hepwb import batch
+    from hepwb.run import batch
 
     notebook = json.loads((batch.NOTEBOOK_DIR / "00_root_data.ipynb").read_text())
     text = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")

@@ -3,7 +3,7 @@
 Each recipe owns one dataset's physics choices (processes, cuts, labels, stored branches with
 units) and a ``make_chunk`` function that produces ``n_events`` selected events for a seed and a
 chunk number. Chunks are independent and deterministic, so they can run on any worker in any
-order. Writing files and running chunks in parallel is ``hepwb.generate``'s job.
+order. Writing files and running chunks in parallel is ``hepwb.run.generate``'s job.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ machines (as long as they share the file system). Used by the tests and ``benchm
 on a laptop::
 
     with ProcessCluster(workers=2) as cluster:
-        hepwb.scan.run_scan("04_trigger_fpga", {"bits": [4, 6]}, scheduler=cluster.address)
+        hepwb.run.scan.run_scan("04_trigger_fpga", {"bits": [4, 6]}, scheduler=cluster.address)
 """
 
 from __future__ import annotations

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hepwb import PROJECT_DIR
 from hepwb.data import atomic_path
+from hepwb.notebook import metric_key
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = PROJECT_DIR / "docs"
 PAGE = DOCS / "results.md"
 SUMMARY_COPY = DOCS / "results" / "full-summary.json"
 
@@ -68,8 +70,6 @@ def _jet_tagging(m: dict) -> list[str]:
 
 
 def _gan_fastsim(m: dict) -> list[str]:
-    from hepwb.batch import metric_key
-
     models = m["models"].split()
     names = {"gan": "GAN", "wgan-gp": "WGAN-GP", "flow": "normalizing flow"}
     header = ["measure", *[f"{names[model]} (epoch {m[metric_key(model, 'chosen_epoch')]})" for model in models],

@@ -14,10 +14,11 @@ annotation accepts anything.
 from __future__ import annotations
 
 import ast
-import difflib
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+
+from hepwb.messages import did_you_mean
 
 
 class ParameterError(ValueError):
@@ -133,16 +134,11 @@ def check(notebook: Path | str, values: dict, known: dict[str, Parameter] | None
     stem = Path(notebook).stem
     for name, value in values.items():
         if name not in known:
-            raise ParameterError(f"{stem} has no parameter {name!r}{_did_you_mean(name, known)}; "
+            raise ParameterError(f"{stem} has no parameter {name!r}{did_you_mean(name, known)}; "
                                  f"its parameters: {', '.join(known)}")
         kind = known[name].kind
         if not kind.accepts(value):
             raise ParameterError(f"{stem}: {name}: expected {kind.describe()}, got {value!r}")
-
-
-def _did_you_mean(name: str, known) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def unknown_everywhere(notebooks: list[Path], values: dict) -> None:
@@ -153,4 +149,4 @@ def unknown_everywhere(notebooks: list[Path], values: dict) -> None:
     for name in values:
         if name not in known:
             stems = [p.stem for p in notebooks]
-            raise ParameterError(f"none of {', '.join(stems)} has a parameter {name!r}{_did_you_mean(name, known)}")
+            raise ParameterError(f"none of {', '.join(stems)} has a parameter {name!r}{did_you_mean(name, known)}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from hepwb import data
+from hepwb import __version__, data
 from hepwb.sim import detector
 from hepwb.sim.recipes import RECIPES
 
@@ -123,7 +123,7 @@ def _results_in_order(name, seed, chunks, workers, scheduler, variation=None):
         return
     from dask.distributed import as_completed
 
-    from hepwb.cluster import dask_client
+    from hepwb.run.cluster import dask_client  # dask.distributed: only for --workers/--scheduler
 
     with dask_client(workers, scheduler) as client:
         futures = [client.submit(_run_chunk, name, seed, chunk, variation, pure=False) for chunk in chunks]
@@ -167,8 +167,6 @@ def _relative(path: Path) -> str:
 def _manifest_entry(recipe, output: Path, name: str, seed: int, events: int, n_generated: int,
                     elapsed: float, workers, format: str = "ttree", variation=None,  # noqa: A002
                     compression: str = "lzma") -> dict:
-    from hepwb import __version__
-
     changed = variation is not None and variation.describe() != type(variation)().describe()
     simulated = variation.make_detector() if variation is not None else detector.DEFAULT
 

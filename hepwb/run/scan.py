@@ -1,6 +1,6 @@
 """Parameter scans: a grid (or a list) of papermill runs of one notebook, as tasks on Dask.
 
-The scan part of the batch runner (``hepwb.batch`` runs each point). Owns: turning ``-p key=[...]``
+The scan part of the batch runner (``hepwb.run.batch`` runs each point). Owns: turning ``-p key=[...]``
 and ``--seeds N`` into points, the folder of each point (named by its parameters), the marker that
 says a point is complete (``point.json``, written last and atomically, so a rerun skips exactly
 the finished points), running the points in-process or on a Dask cluster with a progress bar,
@@ -22,10 +22,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from hepwb import batch
-from hepwb import parameters as notebook_parameters
-from hepwb.cluster import check_workers_share, dask_client
+from hepwb import plotting
 from hepwb.data import OutputPathError, atomic_path, shown_path, writable_folder
+from hepwb.notebook import metric_key
+from hepwb.run import batch
+from hepwb.run import parameters as notebook_parameters
+from hepwb.run.cluster import check_workers_share, dask_client
 
 #: written in a point's folder when its run has finished without error, the result inside
 DONE = "point.json"
@@ -279,8 +281,6 @@ def write_scan_figure(results: list[dict], out_dir: Path, metric: str | None = N
     """``scan_<metric>.png``: the metric against each scanned parameter, the spread over seeds as error bars."""
     import pandas as pd
 
-    from hepwb import plotting
-
     metric = metric or default_metric(results)
     table = pd.DataFrame(scan_rows(results))
     table = table[table["status"] == "ok"]
@@ -291,7 +291,7 @@ def write_scan_figure(results: list[dict], out_dir: Path, metric: str | None = N
         known = sorted({k for r in results for k in r["metrics"] if k != "headline"})
         raise KeyError(f"no metric {metric!r} in the scan; its metrics: {', '.join(known)}")
     fig = plotting.scan_figure(table, metric, scanned)
-    path = out_dir / f"scan_{batch.metric_key(metric)}.png"
+    path = out_dir / f"scan_{metric_key(metric)}.png"
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     return path
