@@ -189,7 +189,8 @@ def build_environment(clone: Path, log) -> tuple[Path, float]:
 # ------------------------------------------------------------------------------------------
 
 def table(rows: list[dict]) -> str:
-    lines = ["| notebook | status | wall time | CPU time | peak memory (process tree) | cgroup peak (incl. page cache) |",
+    lines = ["| notebook | status | wall time | CPU time | peak memory (process tree) "
+             "| cgroup peak (incl. page cache) |",
              "| --- | --- | ---: | ---: | ---: | ---: |"]
     for r in rows:
         cgroup_peak = "—" if r["peak_cgroup_gb"] is None else f"{r['peak_cgroup_gb']:.2f} GB"

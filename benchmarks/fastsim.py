@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 
-from hepwb import eventdata
+from hepwb import samples
 from hepwb.environment import one_cpu_core
 from hepwb.models import flow, gan
+from hepwb.samples import events as eventdata
+from hepwb.studies.fastsim import pipeline_rate
 
 
 def main() -> None:
@@ -31,19 +33,20 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[10_000, 100_000])
     args = parser.parse_args()
 
-    train, _, _ = eventdata.split(eventdata.load_events("zmumu"), seed=1)
+    train, _, _ = samples.split(eventdata.load("zmumu"), seed=1)
     transform = eventdata.EventTransform().fit(train.features)
     table = transform.transform(train.features)
     generators = {"GAN": gan.EventGAN(transform), "flow": flow.EventFlow(transform)}
     generators["GAN"].fit(table, epochs=5, progress=False)
     generators["flow"].fit(table, epochs=5, progress=False)
     with one_cpu_core() as pinning:
-        pipeline = eventdata.pipeline_rate(args.pythia_events)
+        pipeline = pipeline_rate(args.pythia_events)
         rates = {(name, batch): generator.events_per_second(2 * batch, batch_size=batch)
                  for name, generator in generators.items() for batch in args.batch_sizes}
     print(f"pinned to one core: {pinning['pinned']}")
     print(f"Pythia + detector + reconstruction: {pipeline['events_per_second']:10.1f} events/s "
-          f"({args.pythia_events} selected events in {pipeline['seconds']:.1f} s; set-up {pipeline['setup_seconds']:.1f} s)")
+          f"({args.pythia_events} selected events in {pipeline['seconds']:.1f} s; "
+          f"set-up {pipeline['setup_seconds']:.1f} s)")
     for (name, batch), rate in rates.items():
         print(f"{name:4s} in batches of {batch:7d}: {rate:10.0f} events/s, speed-up "
               f"{rate / pipeline['events_per_second']:7.0f}x")

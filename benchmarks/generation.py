@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hepwb import data
+from hepwb import data, quiet
 from hepwb.sim import pythia as gen
 from hepwb.sim import recipes
 
@@ -34,7 +34,7 @@ def pythia_alone(sample: str, n_generated: int, seed: int = 11) -> float:
     """Seconds for Pythia alone to initialise and generate ``n_generated`` events of ``sample``."""
     start = time.perf_counter()
     if sample in JET_SAMPLES:
-        pythia = gen.make_pythia(JET_SAMPLES[sample], seed, recipes._JET_KINEMATICS)
+        pythia = gen.make_pythia(JET_SAMPLES[sample], seed, recipes.JET_KINEMATICS)
     else:
         pythia = gen.make_pythia(sample, seed)
         opts = recipes.ZMUMU_OPTIONS
@@ -43,7 +43,7 @@ def pythia_alone(sample: str, n_generated: int, seed: int = 11) -> float:
         mb = gen.make_pythia("minimum_bias", seed + 1)
         for _ in range(library_events):
             mb.next()
-    with gen._quiet_stdout():
+    with quiet.descriptor_to_devnull(1):
         for _ in range(n_generated):
             pythia.next()
     return time.perf_counter() - start

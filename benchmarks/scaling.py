@@ -33,7 +33,8 @@ from hepwb.run.cluster import ProcessCluster
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 #: scan points per notebook: four smoke-preset runs
-SCAN_POINTS = {"04_trigger_fpga": ({"bits": [4, 6]}, 2), "00_root_data": ({"max_events": [1000, 2000, 3000, 4000]}, None)}
+SCAN_POINTS = {"04_trigger_fpga": ({"bits": [4, 6]}, 2),
+               "00_root_data": ({"max_events": [1000, 2000, 3000, 4000]}, None)}
 #: a histogram per committed dataset: (dataset, branch, bins, low, high); jagged branches are flattened
 HISTOGRAMS = [("jets", "const_pt", 60, 0, 600), ("zmumu", "m_ll", 60, 60, 120),
               ("l1_jets", "offline_pt", 60, 0, 600), ("l1_events", "jet_pt", 60, 0, 300)]
@@ -96,7 +97,8 @@ def eager_histograms() -> list:
     filled = []
     for file, branch, bins, low, high in HISTOGRAMS:
         values = data.read(file, [branch])[branch]
-        filled.append(hist.Hist.new.Reg(bins, low, high, name=branch).Double().fill(ak.to_numpy(ak.flatten(values, axis=None))))
+        flat = ak.to_numpy(ak.flatten(values, axis=None))
+        filled.append(hist.Hist.new.Reg(bins, low, high, name=branch).Double().fill(flat))
     return filled
 
 
@@ -133,7 +135,8 @@ def read(folder: Path) -> list[tuple]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000,
-                        help="jets to generate: 40 chunks of 500, 20 per worker (fewer chunks: the last one runs alone longer)")
+                        help="jets to generate: 40 chunks of 500, 20 per worker "
+                             "(fewer chunks: the last one runs alone longer)")
     parser.add_argument("--notebook", choices=sorted(SCAN_POINTS), default="04_trigger_fpga")
     parser.add_argument("--skip", nargs="*", default=[], choices=("generation", "scan", "read"))
     args = parser.parse_args()

@@ -18,18 +18,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.preprocessing import StandardScaler
 
-from hepwb import jetdata, metrics
+from hepwb import metrics, samples
 from hepwb.models import taggers
 
 
 def run_one(name: str, seed: int) -> dict:
     """Train and score one model at the full preset's settings."""
-    sample = jetdata.load("jets", max_jets=None, image_size=32, seed=seed)
-    train, val, test = jetdata.split(sample, seed=seed)
-    scaler = taggers.StandardScaler().fit(train.features, sample.feature_names)
+    sample = samples.jets.load("jets", max_jets=None, image_size=32, seed=seed)
+    train, val, test = samples.jets.split(sample, seed=seed)
+    scaler = StandardScaler().fit(train.feature_table())
     started = time.perf_counter()
-    _, history, scores = taggers.fit_and_score(name, train, val, test, scaler=scaler, epochs=200, patience=10,
+    _, history, scores = taggers.train_and_score(name, train, val, test, scaler=scaler, epochs=200, patience=10,
                                                seed=seed)
     report = metrics.classification_report(test.labels, scores, sample.classes)
     report.pop("confusion")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from hepwb import jetdata
+from sklearn.preprocessing import StandardScaler
+
+from hepwb import samples
 from hepwb.models import taggers
 
 
@@ -21,12 +23,12 @@ def main() -> None:
     parser.add_argument("--jets", type=int, default=10_000)
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
-    sample = jetdata.load_jets("jets", max_jets=args.jets)
-    train, val, test = jetdata.split(sample)
-    scaler = taggers.StandardScaler().fit(train.features, sample.feature_names)
+    sample = samples.jets.load("jets", max_jets=args.jets)
+    train, val, test = samples.split(sample)
+    scaler = StandardScaler().fit(train.feature_table())
     print(f"{'model':8s} {'train [jets/s]':>15s} {'batch 1024 [us/jet]':>20s} {'single jet [ms]':>16s}")
     for name in taggers.MODEL_NAMES:
-        model, history, _ = taggers.fit_and_score(name, train, val, test, scaler=scaler, epochs=args.epochs,
+        model, history, _ = taggers.train_and_score(name, train, val, test, scaler=scaler, epochs=args.epochs,
                                                   patience=args.epochs)
         x = taggers.model_inputs(name, test, scaler)
         batch = [a[:1024] for a in x] if isinstance(x, list) else x[:1024]

@@ -1,11 +1,20 @@
 """hepwb: a notebook-centric workbench for machine learning in high-energy physics.
 
-Modules (each owns one concern): ``data`` (datasets, ROOT I/O), ``generate`` (parallel event
-generation), ``sim`` (Pythia 8 -> detector -> FastJet recipes), ``features`` (jet substructure),
-``jetdata`` / ``eventdata`` (network inputs for jets / for analysis-level events), ``models``
-(Keras builders), ``metrics`` (classifier and generator quality), ``fpga`` (hls4ml), ``fit`` (peak
-fits), ``plotting`` (mplhep house style), ``widgets`` (ipywidgets), ``batch`` (papermill runner),
-``environment`` (version checks, pinning to one core), ``quiet`` (library chatter kept out of outputs).
+The rooms of the package, each with one job, from the bottom up (a room imports only rooms below it;
+``tests/test_structure.py`` checks this):
+
+- ``constants``, ``quiet``, ``environment``, ``messages``: physics and hardware numbers; library chatter kept
+  out of outputs; version checks; how a wrong name is reported.
+- ``data``: ROOT I/O (datasets and their manifest, reading TTrees and RNTuples, atomic writing).
+- ``notebook``: a notebook's bookkeeping (its output folder, ``write_metrics``, metric keys).
+- ``sim``: Pythia 8 -> parametrised detector -> FastJet, and the recipe of every dataset.
+- ``samples``: the arrays a network takes, one module per dataset, one ``Sample`` and one ``split``.
+- ``metrics``: classifier, generator, anomaly, robustness and regression figures of merit.
+- ``models``: the Keras model builders and ``models.training``, the one training toolkit;
+  ``fpga``: hls4ml and conifer firmware; ``plotting``: the house style and every figure.
+- ``studies``: a lesson's analysis steps beyond training; ``widgets``: ipywidgets for JupyterLab.
+- ``run``: what the ``hepwb`` command runs (batch runs, scans, the Dask cluster, generation); never
+  imported by a notebook.
 """
 
 import time as _time

@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--format", choices=("ttree", "rntuple"), default="ttree",
                      help="ttree (default) or rntuple, ROOT's columnar successor of the TTree (same names and arrays)")
     gen.add_argument("--compression", choices=("lzma", "zstd", "lz4"), default="lzma",
-                     help="lzma (default: smallest files) or zstd / lz4 (~50x faster to write: for large productions on a cluster)")
+                     help="lzma (default: smallest files) or zstd / lz4 "
+                          "(~50x faster to write: for large productions on a cluster)")
     gen.add_argument("--detector", type=_parameter, action="append", default=[], metavar="PARAMETER=VALUE",
                      help="change a detector parameter, e.g. calorimeter_energy_scale=1.05 (repeatable; jets only)")
     gen.add_argument("--pythia", action="append", default=[], metavar="SETTING",
@@ -67,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a parameter: a list (bits=[4,6,8]) is scanned, anything else fixed (repeatable; "
                            "the grid is every combination)")
     scan.add_argument("--points", type=Path, default=None,
-                      help="a YAML file with an explicit list of points (each a mapping of parameters) instead of a grid")
+                      help="a YAML file with an explicit list of points (each a mapping of parameters) "
+                           "instead of a grid")
     scan.add_argument("--preset", choices=("smoke", "school", "full"), default="school")
     scan.add_argument("--seeds", type=_positive_int, default=None, help="run each point with seed = 1 .. N")
     scan.add_argument("--out", type=Path, default=None, help="the scan's folder (default: results/scans/NOTEBOOK)")
@@ -75,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (Dask LocalCluster)")
     where.add_argument("--scheduler", default=None,
                        help="address of an existing Dask scheduler; its workers must share --out with this machine")
-    scan.add_argument("--metric", default=None, help="the metric drawn against each parameter (default: the first headline metric)")
+    scan.add_argument("--metric", default=None,
+                      help="the metric drawn against each parameter (default: the first headline metric)")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     results = commands.add_parser("results", help="write docs/results.md from the summary of a hepwb run")

@@ -38,7 +38,8 @@ def check_keras(version: str | None = None) -> None:
         raise EnvironmentProblem(
             f"Keras {version} is installed, but hepwb needs Keras 2 (the one TensorFlow 2.14.1 brings): QKeras does "
             "not work on Keras 3, and hls4ml picks its converter from keras.__version__, so a Keras 3 beside "
-            "TensorFlow 2.14 breaks the FPGA notebooks. Fix: pip install 'keras<3' (or recreate .venv with make setup).")
+            "TensorFlow 2.14 breaks the FPGA notebooks. Fix: pip install 'keras<3' "
+            "(or recreate .venv with make setup).")
 
 
 def check() -> None:

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hepwb.constants import CLOCK_PERIOD_NS, FPGA_CLOCK_MHZ
+from hepwb.data import atomic_path
+
 DEFAULT_PART = "xcvu13p-flga2577-2-e"  # a Virtex UltraScale+ of the kind used in L1 trigger boards
 
 
@@ -230,7 +233,7 @@ def multipliers(model, reuse_factor: int = 1) -> list[dict]:
     return out
 
 
-def latency_estimate(model, reuse_factor: int = 1, clock_mhz: float = 200.0) -> dict:
+def latency_estimate(model, reuse_factor: int = 1, clock_mhz: float = FPGA_CLOCK_MHZ) -> dict:
     """Rough latency of hls4ml's Latency strategy (io_parallel), without synthesis.
 
     Model, per layer: a Dense layer takes ``reuse_factor`` cycles of multiplications, then an adder
@@ -251,26 +254,6 @@ def latency_estimate(model, reuse_factor: int = 1, clock_mhz: float = 200.0) -> 
     cycles = sum(c for _, c in per_layer)
     return {"cycles": cycles, "nanoseconds": cycles * 1e3 / clock_mhz, "clock_mhz": clock_mhz,
             "per_layer": dict(per_layer)}
-
-
-def cost_table(models: dict, bits: dict[str, int], reuse_factors=(1, 2, 4)):
-    """Estimated FPGA cost of each model at each reuse factor: BOPs (firmware and Baskin counts),
-    multipliers and latency (``firmware_bops``, ``bops``, ``multipliers``, ``latency_estimate``).
-
-    ``bits[name]`` is the fixed-point width of that model's weights and activations (16 for float
-    models, which become ap_fixed<16,6> firmware). Returns a DataFrame, one row per (model, reuse factor).
-    """
-    import pandas as pd
-
-    rows = []
-    for name, model in models.items():
-        firmware, baskin = firmware_bops(model, bits[name])["bops"], bops(model, bits[name], bits[name])
-        for reuse in reuse_factors:
-            latency = latency_estimate(model, reuse_factor=reuse)
-            rows.append({"model": name, "reuse factor": reuse, "firmware BOPs": firmware, "Baskin BOPs": baskin,
-                         "multipliers": sum(m["multipliers"] for m in multipliers(model, reuse)),
-                         "latency [cycles]": latency["cycles"], "latency [ns]": latency["nanoseconds"]})
-    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------------------
@@ -294,7 +277,8 @@ def ap_types_include() -> str:
 
 def bdt_config(output_dir: str | Path, *, input_precision: str = "ap_fixed<24,12>",
                threshold_precision: str = "ap_fixed<24,12>", score_precision: str = "ap_fixed<20,4,AP_RND>",
-               project_name: str = "l1_jet_bdt", part: str = DEFAULT_PART, clock_period_ns: float = 5.0) -> dict:
+               project_name: str = "l1_jet_bdt", part: str = DEFAULT_PART,
+               clock_period_ns: float = CLOCK_PERIOD_NS) -> dict:
     """A conifer configuration (Xilinx HLS backend): the project, the FPGA part, the clock and the
     fixed-point types of the inputs, the cut thresholds and the summed score.
 
@@ -327,7 +311,8 @@ def convert_bdt(bdt, config: dict, *, compile: bool = True):
     import conifer
 
     if not hasattr(bdt, "estimators_") or "GradientBoosting" not in type(bdt).__name__:
-        raise ValueError(f"convert_bdt takes a fitted sklearn GradientBoostingRegressor/Classifier, got {type(bdt).__name__}")
+        raise ValueError("convert_bdt takes a fitted sklearn GradientBoostingRegressor/Classifier, "
+                         f"got {type(bdt).__name__}")
     if compile:
         check_compiler()
         os.environ.setdefault("XILINX_AP_INCLUDE", ap_types_include())
@@ -349,7 +334,7 @@ def bdt_predict(conifer_model, x: np.ndarray) -> np.ndarray:
                       dtype=np.float64).reshape(len(x), -1)[:, 0]
 
 
-def bdt_cost(bdt, conifer_model=None, clock_mhz: float = 200.0) -> dict:
+def bdt_cost(bdt, conifer_model=None, clock_mhz: float = FPGA_CLOCK_MHZ) -> dict:
     """What a boosted ensemble costs in an FPGA, without synthesis.
 
     Counted from the trees: comparators (one per internal node, all evaluated in parallel in conifer's
@@ -388,8 +373,6 @@ def export_project(project_dir: str | Path, archive: str | Path, *, description:
     The archive is written under a temporary name and renamed when complete.
     """
     import tarfile
-
-    from hepwb.data import atomic_path
 
     project_dir, archive = Path(project_dir), Path(archive)
     if not (project_dir / "firmware").is_dir():

@@ -1,9 +1,9 @@
 """Keeps library chatter out of notebook outputs, so that what a student reads is ours.
 
 Silenced: TensorFlow's C++ log lines (oneDNN, CPU instructions) and its Python deprecation log,
-two Keras warnings that QKeras objects trigger, FastJet's banner and XLA's first-compilation line; ``keras_progress_bars_off``
-silences the progress bar of a library that calls ``model.predict`` for us. Errors and our own
-warnings still come through.
+two Keras warnings that QKeras objects trigger, FastJet's banner and XLA's first-compilation line;
+``keras_progress_bars_off`` silences the progress bar of a library that calls ``model.predict`` for us.
+Errors and our own warnings still come through.
 """
 
 from __future__ import annotations
@@ -52,11 +52,17 @@ def keras_progress_bars_off():
 
 
 @contextlib.contextmanager
-def _descriptor_to_devnull(fd: int):
+def descriptor_to_devnull(fd: int):
     """Point file descriptor ``fd`` (1: stdout, 2: stderr) at /dev/null inside the block: C++ libraries
-    write there directly, past Python's sys.stdout / sys.stderr."""
+    (Pythia, FastJet, XLA) write there directly, past Python's sys.stdout / sys.stderr. Where the
+    process has no such descriptor (some notebook front ends), the block runs as it is."""
     (sys.stdout if fd == 1 else sys.stderr).flush()
-    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    try:
+        saved = os.dup(fd)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, fd)
     try:
         yield
@@ -80,7 +86,7 @@ def fastjet_banner() -> None:
         return
     import fastjet
 
-    with _descriptor_to_devnull(1):
+    with descriptor_to_devnull(1):
         fastjet.ClusterSequence([fastjet.PseudoJet(1.0, 0.0, 1.0, 2.0)],
                                 fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4))
     _banner_printed = True
@@ -100,6 +106,6 @@ def xla_first_compilation() -> None:
         return
     import tensorflow as tf
 
-    with _descriptor_to_devnull(2):
+    with descriptor_to_devnull(2):
         tf.function(lambda x: x * 2.0, jit_compile=True)(tf.ones(2)).numpy()
     _xla_compiled = True

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import uproot
 
-from hepwb import l1data, metrics
-from hepwb.models import anomaly
+from hepwb import metrics, samples
+from hepwb.models import anomaly, training
 from hepwb.run.generate import plan_chunks
+from hepwb.samples import l1_events
 from hepwb.sim import detector as det
 from hepwb.sim.recipes import L1_SAMPLES, RECIPES
 
@@ -25,9 +26,9 @@ def small_l1(tmp_path_factory):
 def _random_inputs(n=50, seed=0):
     """Network inputs (n, 57) with a random number of padded slots (MET always present)."""
     rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, l1data.N_SLOTS, 3))
-    x[:, :, 0] = np.log1p(rng.uniform(3, 300, size=(n, l1data.N_SLOTS)))
-    present = rng.random((n, l1data.N_SLOTS)) < 0.4
+    x = rng.normal(size=(n, l1_events.N_SLOTS, 3))
+    x[:, :, 0] = np.log1p(rng.uniform(3, 300, size=(n, l1_events.N_SLOTS)))
+    present = rng.random((n, l1_events.N_SLOTS)) < 0.4
     present[:, 0] = True
     x[~present] = 0.0
     return x.reshape(n, -1)
@@ -39,14 +40,14 @@ def test_l1_events_recipe_keeps_the_adc2021_proportions():
     chunks = plan_chunks("l1_events", 40_000)
     per_sample = {s: sum(c.n_events for c in chunks if c.sample == s) for s in L1_SAMPLES}
     assert sum(per_sample.values()) == pytest.approx(40_000, abs=len(L1_SAMPLES))
-    background = {s: per_sample[s] for s in l1data.BACKGROUND_SAMPLES}
+    background = {s: per_sample[s] for s in l1_events.BACKGROUND_SAMPLES}
     assert background["w_lnu"] / sum(background.values()) == pytest.approx(0.592, abs=1e-3)
-    assert all(per_sample[s] == 2000 for s in l1data.SIGNAL_SAMPLES)
+    assert all(per_sample[s] == 2000 for s in l1_events.SIGNAL_SAMPLES)
     assert RECIPES["jets"].fractions is None  # equal shares: one fifth per jet class
 
 
 def test_generated_events_pass_the_trigger_and_fill_the_adc2021_layout(small_l1):
-    events = l1data.load_l1_events(small_l1)
+    events = l1_events.load(small_l1)
     assert events.particles.shape == (len(events), 19, 4)
     types = events.particles[:, :, 3]
     expected = np.array([1] + [2] * 4 + [3] * 4 + [4] * 10)
@@ -61,19 +62,22 @@ def test_generated_events_pass_the_trigger_and_fill_the_adc2021_layout(small_l1)
     assert np.array_equal((types == 3).sum(axis=1), ak.to_numpy(raw.nmuon))
 
 
-def test_split_never_trains_on_signal(small_l1):
-    train, test, signals = l1data.split(l1data.load_l1_events(small_l1), seed=3)
-    signal_codes = {L1_SAMPLES.index(s) for s in l1data.SIGNAL_SAMPLES}
+def test_background_and_signals_never_trains_on_signal(small_l1):
+    background, signals = l1_events.background_and_signals(l1_events.load(small_l1))
+    train, test = samples.split(background, (0.5, 0.5), seed=3)
+    signal_codes = {L1_SAMPLES.index(s) for s in l1_events.SIGNAL_SAMPLES}
     assert not signal_codes & set(train.sample) and not signal_codes & set(test.sample)
-    assert set(signals) == set(l1data.SIGNAL_SAMPLES)
+    assert set(signals) == set(l1_events.SIGNAL_SAMPLES) and len(train) + len(test) == len(background)
+    with pytest.raises(ValueError, match="none of the background samples"):
+        l1_events.background_and_signals(l1_events.load(small_l1), background=("w_to_nothing",))
 
 
 def test_adc2021_reader_round_trips(small_l1, tmp_path):
-    events = l1data.load_l1_events(small_l1)
-    path = l1data.write_adc2021(tmp_path / "background.h5", events)
-    back = l1data.read_adc2021(path, sample_name="background")
+    events = l1_events.load(small_l1)
+    path = l1_events.write_adc2021(tmp_path / "background.h5", events)
+    back = l1_events.read_adc2021(path, sample_name="background")
     assert np.array_equal(back.particles, events.particles) and back.samples == ("background",)
-    assert len(l1data.read_adc2021(path, max_events=7)) == 7
+    assert len(l1_events.read_adc2021(path, max_events=7)) == 7
     assert not list(tmp_path.glob(".*tmp"))
 
 
@@ -82,18 +86,18 @@ def test_adc2021_reader_names_what_is_wrong(tmp_path):
 
     not_hdf5 = tmp_path / "x.h5"
     not_hdf5.write_text("not hdf5")
-    with pytest.raises(l1data.ADC2021FormatError, match="not an HDF5 file"):
-        l1data.read_adc2021(not_hdf5)
+    with pytest.raises(l1_events.ADC2021FormatError, match="not an HDF5 file"):
+        l1_events.read_adc2021(not_hdf5)
     with h5py.File(tmp_path / "other.h5", "w") as handle:
         handle["Jets"] = np.zeros((3, 19, 4))
-    with pytest.raises(l1data.ADC2021FormatError, match="no 'Particles' dataset"):
-        l1data.read_adc2021(tmp_path / "other.h5")
+    with pytest.raises(l1_events.ADC2021FormatError, match="no 'Particles' dataset"):
+        l1_events.read_adc2021(tmp_path / "other.h5")
     with h5py.File(tmp_path / "shape.h5", "w") as handle:
         handle["Particles"] = np.zeros((3, 18, 4))
-    with pytest.raises(l1data.ADC2021FormatError, match=r"expected \(n, 19, 4\)"):
-        l1data.read_adc2021(tmp_path / "shape.h5")
+    with pytest.raises(l1_events.ADC2021FormatError, match=r"expected \(n, 19, 4\)"):
+        l1_events.read_adc2021(tmp_path / "shape.h5")
     with pytest.raises(FileNotFoundError):
-        l1data.read_adc2021(tmp_path / "missing.h5")
+        l1_events.read_adc2021(tmp_path / "missing.h5")
 
 
 def test_dead_calorimeter_region_reads_nothing():
@@ -144,7 +148,7 @@ def test_loss_contributions_add_up_to_the_score():
 def test_outputs_are_bounded_to_each_slot():
     raw = np.random.default_rng(3).normal(scale=10, size=(100, 57))
     out = anomaly.bound_outputs(raw).reshape(100, 19, 3)
-    assert np.all(np.abs(out[:, :, 1]) <= l1data.SLOT_ETA_BOUND) and np.all(out[:, 0, 1] == 0)
+    assert np.all(np.abs(out[:, :, 1]) <= l1_events.SLOT_ETA_BOUND) and np.all(out[:, 0, 1] == 0)
     assert np.all(np.abs(out[:, :, 2]) <= np.pi)
     np.testing.assert_array_equal(out[:, :, 0], raw.reshape(100, 19, 3)[:, :, 0])
 
@@ -167,11 +171,11 @@ def test_tpr_at_fpr_is_exact_on_hand_made_scores():
 # ------------------------------------------------------------------ models
 
 def test_autoencoder_is_deterministic_and_its_firmware_part_matches(small_l1):
-    x = l1data.network_inputs(l1data.load_l1_events(small_l1).particles)
+    x = l1_events.network_inputs(l1_events.load(small_l1).particles)
     scores = []
     for _ in range(2):
         model = anomaly.autoencoder(seed=4)
-        anomaly.train_autoencoder(model, x, x, epochs=2, batch_size=64, seed=4)
+        training.train(model, x, x, x, x, epochs=2, batch_size=64, seed=4)
         scores.append(anomaly.autoencoder_scores(model, x))
     np.testing.assert_array_equal(scores[0], scores[1])
     assert np.isfinite(scores[0]).all() and scores[0].shape == (len(x),)
@@ -179,33 +183,41 @@ def test_autoencoder_is_deterministic_and_its_firmware_part_matches(small_l1):
     np.testing.assert_allclose(anomaly.bound_outputs(raw), model.predict(x, verbose=0), atol=1e-5)
 
 
-def test_vae_and_pca_give_finite_scores(small_l1):
-    x = l1data.network_inputs(l1data.load_l1_events(small_l1).particles)
-    vae = anomaly.VariationalAutoencoder(seed=2)
-    vae.fit(x, x, epochs=2, progress=False)
-    scores = vae.scores(x)
-    assert set(scores) == {"reconstruction", "kl"}
-    assert all(np.isfinite(s).all() and s.shape == (len(x),) for s in scores.values())
-    assert np.all(scores["kl"] >= 0)
+def test_vae_trains_like_every_model_and_follows_its_seed(small_l1):
+    """The VAE trains through ``training.train`` (early stopping, best weights): the same seed gives the same
+    scores, another seed others (its shuffling was once fixed whatever the seed)."""
+    x = l1_events.network_inputs(l1_events.load(small_l1).particles)
+    half = len(x) // 2
+    scores = []
+    for seed in (2, 2, 3):
+        vae = anomaly.variational_autoencoder(seed=seed)
+        history = training.train(vae, x[:half], x[:half], x[half:], x[half:], epochs=3, batch_size=32, seed=seed)
+        scores.append(anomaly.vae_scores(vae, x))
+    assert set(history) >= {"loss", "val_loss"} and len(history["loss"]) == 3
+    assert set(scores[0]) == {"reconstruction", "kl"}
+    assert all(np.isfinite(s).all() and s.shape == (len(x),) for s in scores[0].values())
+    assert np.all(scores[0]["kl"] >= 0)
+    np.testing.assert_array_equal(scores[0]["kl"], scores[1]["kl"])
+    assert not np.allclose(scores[0]["kl"], scores[2]["kl"])
     pca = anomaly.PCABaseline(3).fit(x)
     assert np.isfinite(pca.scores(x)).all()
     with pytest.raises(ValueError, match="beta"):
-        anomaly.VariationalAutoencoder(beta=-1)
+        anomaly.variational_autoencoder(beta=-1)
 
 
 def test_adc2021_files_merge_with_the_first_as_background(small_l1, tmp_path):
-    events = l1data.load_l1_events(small_l1)
-    background = l1data.write_adc2021(tmp_path / "bkg.h5", events.of(*l1data.BACKGROUND_SAMPLES))
-    signal = l1data.write_adc2021(tmp_path / "sig.h5", events.of("scalar_4l"))
-    merged, backgrounds, signals = l1data.read_adc2021_files({"SM": background, "A → 4ℓ": signal})
+    events = l1_events.load(small_l1)
+    background = l1_events.write_adc2021(tmp_path / "bkg.h5", events.of(*l1_events.BACKGROUND_SAMPLES))
+    signal = l1_events.write_adc2021(tmp_path / "sig.h5", events.of("scalar_4l"))
+    merged, backgrounds, signals = l1_events.read_adc2021_files({"SM": background, "A → 4ℓ": signal})
     assert backgrounds == ("SM",) and signals == ("A → 4ℓ",)
     assert len(merged.of("A → 4ℓ")) == len(events.of("scalar_4l"))
-    assert len(merged.of("SM")) == len(events.of(*l1data.BACKGROUND_SAMPLES))
-    table = l1data.sample_table(merged, backgrounds)
+    assert len(merged.of("SM")) == len(events.of(*l1_events.BACKGROUND_SAMPLES))
+    table = l1_events.sample_table(merged, backgrounds)
     assert table.loc["SM", "role"] == "background" and table.loc["A → 4ℓ", "role"] == "signal"
     assert table.loc["A → 4ℓ", "electrons / event"] + table.loc["A → 4ℓ", "muons / event"] > 2  # four leptons
     with pytest.raises(ValueError, match="both become the metric key 'A_B'"):
-        l1data.read_adc2021_files({"A B": background, "A+B": signal})
+        l1_events.read_adc2021_files({"A B": background, "A+B": signal})
 
 
 def test_adc2021_reader_on_a_file_built_with_h5py_in_the_published_layout(tmp_path):
@@ -225,10 +237,10 @@ def test_adc2021_reader_on_a_file_built_with_h5py_in_the_published_layout(tmp_pa
         handle["Particles_Names"] = np.array([b"Pt", b"Eta", b"Phi", b"Class"])
         handle["Particles_Classes"] = np.array([b"MET_class_1", b"Four_Ele_class_2", b"Four_Mu_class_3",
                                                 b"Ten_Jet_class_4"])
-    events = l1data.read_adc2021(path, sample_name="SM")
+    events = l1_events.read_adc2021(path, sample_name="SM")
     assert events.particles[0, 5].tolist() == [30.0, 1.5, -2.0, 3.0]
     assert events.particles[1, 1].tolist() == [26.0, 2.25, 0.125, 2.0]
-    x = l1data.network_inputs(events.particles).reshape(2, 19, 3)
+    x = l1_events.network_inputs(events.particles).reshape(2, 19, 3)
     assert x[0, 5].tolist() == pytest.approx([np.log1p(30.0), 1.5, -2.0])  # log(1 + pT), eta, phi in that order
     assert x[0, 9].tolist() == pytest.approx([np.log1p(120.0), -0.75, 0.5])
     assert np.count_nonzero(x[1]) == 2 + 3  # MET (pT, phi) and the electron (pT, eta, phi); padding stays zero

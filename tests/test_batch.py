@@ -141,7 +141,8 @@ def test_bad_parameters_and_folders_get_one_line_and_exit_2(capsys, argv, messag
 
 def test_an_override_goes_to_the_notebooks_that_have_it(tmp_path):
     with_x = _notebook(tmp_path / "a_with_x.ipynb", GOOD)
-    without_x = _notebook(tmp_path / "b_without_x.ipynb", GOOD.replace("42.0 * x", "1.0"), parameters="y = 1\noutput_dir = '.'")
+    without_x = _notebook(tmp_path / "b_without_x.ipynb", GOOD.replace("42.0 * x", "1.0"),
+                          parameters="y = 1\noutput_dir = '.'")
     results = batch.run_notebooks([str(with_x), str(without_x)], preset="school", out_dir=tmp_path / "out",
                                   parameters={"x": 3})
     assert [r["status"] for r in results] == ["ok", "ok"]

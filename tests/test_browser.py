@@ -140,7 +140,8 @@ def _drive(page, url, screenshots):
     browser = page.locator(".hepwb-root-browser").first
     browser.locator("input[placeholder='filter branches (e.g. Muon_)']").fill("zzz")
     browser.get_by_text("no branch of events matches the filter 'zzz'").wait_for(timeout=60_000)
-    page.wait_for_function("() => document.querySelectorAll('.hepwb-root-browser')[0].querySelectorAll('img').length == 0",
+    page.wait_for_function("() => document.querySelectorAll('.hepwb-root-browser')[0]"
+                           ".querySelectorAll('img').length == 0",
                            timeout=60_000)
     page.screenshot(path=str(screenshots / "root-browser-no-match.png"))
 

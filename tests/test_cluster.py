@@ -44,7 +44,8 @@ def test_a_scan_on_the_cluster_delivers_every_point(cluster, toy, tmp_path, caps
     code = main(["scan", str(toy), "-p", "x=[1,2]", "-p", "pause=1.0", "--seeds", "2", "--scheduler", cluster.address,
                  "--out", str(out), "--no-progress"])
     assert code == 0, capsys.readouterr()
-    results = [json.loads((out / f / scan.DONE).read_text()) for f in ("x=1_seed=1", "x=1_seed=2", "x=2_seed=1", "x=2_seed=2")]
+    folders = ("x=1_seed=1", "x=1_seed=2", "x=2_seed=1", "x=2_seed=2")
+    results = [json.loads((out / f / scan.DONE).read_text()) for f in folders]
     assert [r["metrics"]["answer"] for r in results] == pytest.approx([42.1, 42.2, 84.1, 84.2])
     assert len({r["worker"] for r in results}) == 2  # both workers ran points
 
@@ -83,11 +84,13 @@ def test_workers_that_do_not_share_the_output_folder_stop_the_scan_before_it_sta
                                                                                     capsys):
     out = tmp_path / "scan"
     out.mkdir()
-    # a worker in a mount namespace of its own, where an empty tmpfs hides the output folder: a node that does not mount it
+    # a worker in a mount namespace of its own, where an empty tmpfs hides the output folder: a node that does
+    # not mount it
     hidden = ("unshare", "--mount", "sh", "-c", f'mount -t tmpfs none "{out}" && exec "$@"', "sh")
     with ProcessCluster(workers=0, folder=tmp_path_factory.mktemp("elsewhere")) as cluster:
         cluster.add_worker("node-without-the-folder", prefix=hidden)
-        code = main(["scan", str(toy), "-p", "x=[1,2]", "--scheduler", cluster.address, "--out", str(out), "--no-progress"])
+        code = main(["scan", str(toy), "-p", "x=[1,2]", "--scheduler", cluster.address, "--out", str(out),
+                     "--no-progress"])
     assert code == 2
     error = capsys.readouterr().err
     assert f"cannot read {out}" in error and "must be on a file system that this machine and all workers share" in error

@@ -76,7 +76,8 @@ def test_unknown_dataset_lists_the_known_ones():
 
 def test_missing_tree_lists_the_trees(tmp_path):
     path = _write(tmp_path / "t.root", {"x": np.arange(3)}, tree="events")
-    with pytest.raises(data.MissingTreeError, match=r"no tree named 'Events'; TTrees and RNTuples in the file: \['events'\]"):
+    with pytest.raises(data.MissingTreeError,
+                       match=r"no tree named 'Events'; TTrees and RNTuples in the file: \['events'\]"):
         data.read(path, tree_name="Events")
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hepwb import eventdata, metrics
-from hepwb.eventdata import FEATURE_NAMES
+from hepwb import metrics
 from hepwb.models import fastsim
+from hepwb.samples import events as eventdata
+from hepwb.samples.events import FEATURE_NAMES
 
 
 @pytest.fixture(scope="module")
 def events():
-    return eventdata.load_events("zmumu", max_events=6000)
+    return eventdata.load("zmumu", max_events=6000)
 
 
 @pytest.fixture(scope="module")
@@ -264,15 +265,17 @@ def test_flow_learns_generates_selected_events_reproducibly(events, transform):
     table = transform.transform(events.features[:4000])
     validation = (transform.transform(events.features[4000:5000], seed=2), None)
     settings = {"n_layers": 2, "hidden": [16], "bins": 4, "epochs": 3, "batch_size": 128, "learning_rate": 3e-3}
-    model, history = flow.train(transform, table, None, {**settings, "checkpoint_every": 1}, validation=validation,
-                                progress=False)
+    model, fit_options = flow.from_settings(transform, {**settings, "checkpoint_every": 1})
+    assert fit_options == {"epochs": 3, "batch_size": 128, "checkpoint_every": 1}
+    history = model.fit(table, validation=validation, progress=False, **fit_options)
     assert sorted(model.checkpoints) == [1, 2, 3]
     # the standardised table under N(0, 1) per column would cost 0.5 log(2 pi e) = 1.42 nats a column: 28.4
     assert history["validation_nll"][-1] < min(history["validation_nll"][0] - 0.5, 28.4 - 1)
     generated = model.generate(2500, seed=5)
     assert generated.shape == (2500, 17) and eventdata.passes_selection(generated).all()
     np.testing.assert_allclose(generated, model.generate(2500, seed=5), rtol=1e-12)
-    again, _ = flow.train(transform, table, None, settings, progress=False)
+    again, fit_options = flow.from_settings(transform, settings)
+    again.fit(table, progress=False, **fit_options)
     np.testing.assert_allclose(again.generate(500, seed=5), model.generate(500, seed=5), rtol=1e-5)
     scores, _ = fastsim.score_events(events.features[5000:], model.generate(1000, seed=7))
     assert scores["ks_m_ll"] < 0.3  # three small epochs already make a Z peak
@@ -282,7 +285,7 @@ def test_flow_and_model_lists_refuse_bad_settings(transform):
     from hepwb.models import flow
 
     with pytest.raises(ValueError, match=r"unknown flow settings \['layers'\]; expected some of .*n_layers"):
-        flow.train(transform, np.zeros((10, 20), np.float32), None, {"layers": 4})
+        flow.from_settings(transform, {"layers": 4})
     with pytest.raises(ValueError, match="n_layers must be an even number"):
         flow.EventFlow(transform, n_layers=3)
     with pytest.raises(ValueError, match="has 3 condition inputs; give conditions"):
@@ -310,7 +313,8 @@ def test_tail_agreement_passes_one_distribution_and_fails_a_heavier_tail():
     assert len(piled["edges"]) == 1 and len(piled["pulls"]) == 10
     counts = metrics.tail_agreement(rng.poisson(2, 5000).astype(float), rng.poisson(2, 5000).astype(float))
     assert 1 <= len(counts["pulls"]) < 10
-    assert metrics.tail_fraction([same, heavy]) == pytest.approx(np.mean(np.abs(np.r_[same["pulls"], heavy["pulls"]]) < 2))
+    pulls = np.r_[same["pulls"], heavy["pulls"]]
+    assert metrics.tail_fraction([same, heavy]) == pytest.approx(np.mean(np.abs(pulls) < 2))
     with pytest.raises(ValueError, match="at least 200 events"):
         metrics.tail_agreement(rng.normal(size=100), rng.normal(size=100))
 
@@ -338,7 +342,8 @@ def test_circles_spread_for_the_flow_and_projected_back_before_clipping(events, 
     assert 0.8 <= radius.min() < 0.85 and 1.15 < radius.max() <= 1.2
     np.testing.assert_allclose(transform.inverse(spread), transform.inverse(table), atol=1e-9)  # same events
     # a pair pushed far off the circle: clipping column by column would turn its angle; projected first, it keeps it
-    table[:, j] = (1.5 * (table[:, j] * transform.scale[j] + transform.mean[j]) - transform.mean[j]) / transform.scale[j]
+    raw = table[:, j] * transform.scale[j] + transform.mean[j]
+    table[:, j] = (1.5 * raw - transform.mean[j]) / transform.scale[j]
     clipped = transform.clip_to_training_range(table)
     phi = FEATURE_NAMES.index("mu1_phi")
     np.testing.assert_allclose(transform.inverse(clipped)[:, phi], events.features[:2000, phi], atol=1e-9)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.preprocessing import StandardScaler
 
-from hepwb import fpga, jetdata
-from hepwb.models import taggers
+from hepwb import fpga, samples
+from hepwb.models import taggers, training
+from hepwb.studies import firmware
 
 
 @pytest.fixture(scope="module")
 def trained_tagger():
-    sample = jetdata.load_jets("jets", max_jets=3000, particles=False, images=False)
-    train, val, test = jetdata.split(sample)
-    scaler = taggers.StandardScaler().fit(train.features, sample.feature_names)
-    model, _, scores = taggers.fit_and_score("hls4ml", train, val, test, scaler=scaler, epochs=10)
-    return model, scaler.transform(test.features), scores
+    sample = samples.jets.load("jets", max_jets=3000, particles=False, images=False)
+    train, val, test = samples.split(sample)
+    scaler = StandardScaler().fit(train.feature_table())
+    model, _, scores = taggers.train_and_score("hls4ml", train, val, test, scaler=scaler, epochs=10)
+    return model, scaler.transform(test.feature_table()), scores
 
 
 def test_smoke_conversion_compiles_and_agrees_with_keras(trained_tagger, tmp_path):
@@ -96,14 +98,15 @@ def test_firmware_bops_needs_the_bit_width_of_a_float_model():
 def test_pruned_6bit_tagger_learns_and_its_firmware_agrees(tmp_path):
     from hepwb.models import compressed
 
-    sample = jetdata.load_jets("jets", max_jets=3000, particles=False, images=False)
-    train, val, test = jetdata.split(sample)
-    scaler = taggers.StandardScaler().fit(train.features, sample.feature_names)
+    sample = samples.jets.load("jets", max_jets=3000, particles=False, images=False)
+    train, val, test = samples.split(sample)
+    scaler = StandardScaler().fit(train.feature_table())
     model = compressed.prunable(compressed.quantized_tagger(bits=6), sparsity=0.75, frequency=10)
-    stripped, _ = compressed.train_pruned(model, scaler.transform(train.features), train.labels,
-                                          scaler.transform(val.features), val.labels, epochs=40, patience=40)
+    training.train(model, scaler.transform(train.feature_table()), train.labels,
+                   scaler.transform(val.feature_table()), val.labels, epochs=40, patience=40)
+    stripped = compressed.strip_pruning(model)
     assert all(abs(s - 0.75) < 0.01 for s in compressed.weight_sparsity(stripped).values())
-    x_test = scaler.transform(test.features)
+    x_test = scaler.transform(test.feature_table())
     keras_scores = stripped.predict(x_test, verbose=0)
     assert np.mean(keras_scores.argmax(1) == test.labels) > 0.45  # chance is 0.2
     hls_model = fpga.convert(stripped, tmp_path / "prj", precision="ap_fixed<16,6>")
@@ -156,7 +159,7 @@ def test_exported_project_carries_firmware_and_instructions(trained_tagger, tmp_
 
 def test_cost_table_has_one_row_per_model_and_reuse_factor():
     model = taggers.dense_tagger(seed=1)
-    costs = fpga.cost_table({"float": model}, {"float": 16}, reuse_factors=(1, 2, 4))
+    costs = firmware.tagger_costs({"float": model}, {"float": 16}, reuse_factors=(1, 2, 4))
     assert costs["reuse factor"].tolist() == [1, 2, 4]
     # 16*64 + 64*32 + 32*32 + 32*5 = 4256 multipliers when fully parallel, halved per doubling of reuse
     assert costs["multipliers"].tolist() == [4256, 2128, 1064]
@@ -185,11 +188,13 @@ def test_early_stopping_never_restores_weights_from_before_the_first_pruning_mas
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(1200, 16)).astype("float32"), rng.integers(0, 5, 1200)
     model = compressed.prunable(taggers.dense_tagger(seed=1), 0.75)
-    pruned, history = compressed.train_pruned(model, x, y, x[:200], rng.integers(0, 5, 200), epochs=40, patience=2)
+    history = training.train(model, x, y, x[:200], rng.integers(0, 5, 200), epochs=40, patience=2)
+    pruned = compressed.strip_pruning(model)
     assert all(value == 0.75 for value in compressed.weight_sparsity(pruned).values())
     assert len(history["loss"]) > 100 / 5  # it trained past the first mask (5 steps per epoch)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        compressed.train_pruned(compressed.prunable(taggers.dense_tagger(seed=1), 0.75), x, y, x[:200], y[:200],
-                                epochs=3, patience=3)
+        short = compressed.prunable(taggers.dense_tagger(seed=1), 0.75)
+        training.train(short, x, y, x[:200], y[:200], epochs=3, patience=3)
+        compressed.strip_pruning(short)
     assert any("pruning reached 0% zero weights, not the 75%" in str(w.message) for w in caught)

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import uproot
 
-from hepwb import data, fit, plotting
-from hepwb.features import HLS4ML_FEATURES
+from hepwb import data, plotting
 from hepwb.run.generate import generate, plan_chunks
 from hepwb.sim import detector as det
+from hepwb.sim.features import HLS4ML_FEATURES
 from hepwb.sim.recipes import JET_CLASSES, RECIPES, Variation
+from hepwb.studies import fit
 
 
 def _arrays(path):

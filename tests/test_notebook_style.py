@@ -20,7 +20,7 @@ MAX_CELL_LINES = 15
 
 #: hepwb.plotting's functions that draw (they return a Figure), and new_figure, which starts one
 DRAWING = sorted(name for name, function in inspect.getmembers(plotting, inspect.isfunction)
-                 if function.__module__ == plotting.__name__
+                 if function.__module__.startswith(plotting.__name__ + ".")
                  and (inspect.signature(function).return_annotation in ("Figure", plotting.Figure)
                       or name == "new_figure"))
 DRAWS = re.compile(rf"\bplotting\.({'|'.join(DRAWING)})\(|\bplt\.|\.snapshot\(\)")

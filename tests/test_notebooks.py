@@ -52,7 +52,7 @@ MACHINE_DEPENDENT = re.compile(r"seconds|per_second|speed_up|peak_memory")
 
 @pytest.mark.parametrize("stem", [p.stem for p in batch.notebook_paths()])
 def test_a_second_smoke_run_with_the_same_seed_gives_the_same_numbers(smoke_run, stem, tmp_path):
-    """hepwb seeds Python, NumPy and TensorFlow and turns on TensorFlow's op determinism (``taggers.set_seed``):
+    """hepwb seeds Python, NumPy and TensorFlow and turns on TensorFlow's op determinism (``training.set_seed``):
     every metric agrees to 1e-9 (relative); only timings and memory may differ. Not bit for bit: NumPy's
     vectorised sums depend on memory alignment, which moved the 16th digit of a W1 distance once, and
     XLA's compiled training step of 02's flow moved the 11th digit of its FPD once (before XLA was held to
@@ -91,7 +91,8 @@ def test_jet_tagging_refuses_an_unknown_model_before_training(tmp_path):
     result = batch.run_notebook(batch.NOTEBOOK_DIR / "01_jet_tagging.ipynb", preset="smoke", out_dir=tmp_path,
                                 parameters={"models": ["hls4ml", "lorentznet"]})
     assert result["status"] == "failed"
-    assert "unknown model(s) ['lorentznet']; choose from ['hls4ml', 'pfn', 'cnn', 'bdt', 'particlenet', 'part']" in result["error"]
+    assert ("unknown model(s) ['lorentznet']; choose from ['hls4ml', 'pfn', 'cnn', 'bdt', 'particlenet', 'part']"
+            in result["error"])
     assert not (tmp_path / "01_jet_tagging" / "hls4ml_tagger.h5").exists()
 
 
@@ -120,12 +121,13 @@ def test_anomaly_detection_smoke_run_scores_every_signal_and_agrees_in_firmware(
 def test_anomaly_detection_runs_on_adc2021_files_with_free_text_names(tmp_path):
     """The public challenge's HDF5 files (one process each) under the parameters cell's own example names,
     and a name with non-ASCII characters, go through the same notebook to its last cell."""
-    from hepwb import l1data
+    from hepwb.samples import l1_events
 
-    events = l1data.load_l1_events("l1_events", max_events=8000)
+    events = l1_events.load("l1_events", max_events=8000)
     names = {"background": ("bkg.h5", "w_lnu"), "A to 4 leptons": ("Ato4l.h5", "scalar_4l"),
              "LQ → bτ (80 GeV)": ("leptoquark.h5", "leptoquark_ctau")}
-    files = {name: str(l1data.write_adc2021(tmp_path / file, events.of(sample))) for name, (file, sample) in names.items()}
+    files = {name: str(l1_events.write_adc2021(tmp_path / file, events.of(sample)))
+             for name, (file, sample) in names.items()}
     result = batch.run_notebook(batch.NOTEBOOK_DIR / "03_anomaly_detection.ipynb", preset="smoke", out_dir=tmp_path,
                                 parameters={"adc2021_files": files, "max_events": None})
     assert result["status"] == "ok", result["error"]
@@ -139,19 +141,21 @@ def test_anomaly_detection_runs_on_adc2021_files_with_free_text_names(tmp_path):
 
 
 def test_fastsim_smoke_run_trains_both_generators_and_judges_them_against_the_floor(smoke_run):
-    from hepwb import eventdata
+    from hepwb import samples
     from hepwb.models import fastsim, gan
+    from hepwb.samples import events as eventdata
 
     result, folder = smoke_run("02_gan_fastsim")
     metrics = result["metrics"]
     # the same split and seed, the GAN before any training: the smoke run must beat it
-    sample = eventdata.load_events("zmumu", max_events=5000)
-    train, _, test = eventdata.split(sample, seed=1)
+    sample = eventdata.load("zmumu", max_events=5000)
+    train, _, test = samples.split(sample, seed=1)
     untrained = gan.EventGAN(eventdata.EventTransform(seed=1).fit(train.features), seed=1)
     reference, _ = fastsim.score_events(test.features, untrained.generate(len(test), None, seed=11))
     assert metrics["gan_fpd"] < reference["fpd"]  # two epochs do not always sharpen the GAN's m_ll peak yet
     for model in ("gan", "flow"):
-        assert metrics[f"{model}_ks_m_ll"] < 0.5 and metrics[f"{model}_fpd"] < 1.0  # a generator of constants gives KS 1
+        # a generator of constants gives KS 1
+        assert metrics[f"{model}_ks_m_ll"] < 0.5 and metrics[f"{model}_fpd"] < 1.0
         assert metrics["real_fpd"] < 0.5 * metrics[f"{model}_fpd"]  # two simulated samples agree better than 2 epochs
         assert 0.5 < metrics[f"{model}_classifier_auc"] <= 1 and 0 <= metrics[f"{model}_tails_m_ll_met"] <= 1
     assert abs(metrics["real_classifier_auc"] - 0.5) < 0.05  # the classifier cannot tell simulated from simulated

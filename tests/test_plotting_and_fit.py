@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hepwb import fit, plotting
+from hepwb import plotting
+from hepwb.studies import fit
 
 
 def test_histogram_flattens_jagged_input_and_drops_nan():
@@ -62,7 +63,7 @@ def _drawing_calls():
     h = plotting.histogram(rng.normal(size=500), bins=10, range=(-3, 3))
     labels, scores = rng.integers(0, 2, 300), rng.dirichlet([1, 1], 300)
     real, generated = rng.normal(size=(400, 2)), rng.normal(0.1, 1.1, size=(400, 2))
-    curve = (np.linspace(0, 1, 20), np.linspace(0, 1, 20) ** 2)
+    curve = metrics.ROC(fpr=np.linspace(0, 1, 20) ** 2, tpr=np.linspace(0, 1, 20))
     history = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.6], "accuracy": [0.5, 0.7], "val_accuracy": [0.5, 0.6]}
     gan_history = {"epoch": [1, 2], "generator_loss": [1.0, 0.9], "discriminator_loss": [0.7, 0.6],
                    "mass_loss": [5.0, 3.0]}
@@ -104,8 +105,8 @@ def _drawing_calls():
         "turn_on_figure": lambda: plotting.turn_on_figure(
             {"m": metrics.turn_on(true_pt + rng.normal(0, 10, 400), true_pt, 100.0, [40, 80, 120, 160])}, 100.0,
             {"m": metrics.turn_on_fit(true_pt + rng.normal(0, 10, 400), true_pt, 100.0)}),
-        "rate_figure": lambda: plotting.rate_figure({"m": metrics.rate_curve(np.linspace(20, 600, 5000),
-                                                                             np.linspace(20, 600, 5000), [100.0, 200.0])}),
+        "rate_figure": lambda: plotting.rate_figure({"m": metrics.rate_curve(
+            np.linspace(20, 600, 5000), np.linspace(20, 600, 5000), [100.0, 200.0])}),
         "tower_windows_figure": lambda: plotting.tower_windows_figure(rng.random((2, 9, 9, 2)) * 4, ["a", "b"]),
         "difference_figure": lambda: plotting.difference_figure({"m": rng.normal(0, 0.1, 100)}),
         "bars_figure": lambda: plotting.bars_figure({"a": 0.3, "b": 0.7}, xlabel="importance"),
@@ -121,7 +122,7 @@ def test_every_drawing_function_returns_a_figure_with_something_drawn():
     from matplotlib.figure import Figure
 
     drawing = {name for name, function in inspect.getmembers(plotting, inspect.isfunction)
-               if function.__module__ == plotting.__name__
+               if function.__module__.startswith(plotting.__name__ + ".")
                and inspect.signature(function).return_annotation in ("Figure", Figure)}
     calls = _drawing_calls()
     assert set(calls) == drawing, "add a call for each new drawing function"

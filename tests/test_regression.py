@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hepwb import data, fpga, l1jets, metrics
-from hepwb.models import regression
+from hepwb import data, fpga, metrics, samples
+from hepwb.models import regression, training
+from hepwb.samples import l1_jets
 from hepwb.sim import detector as det
 from hepwb.sim import trigger
 
@@ -90,7 +91,7 @@ def test_windows_are_centred_zero_beyond_eta_and_wrapped_in_phi():
 
 @pytest.fixture(scope="module")
 def committed():
-    return l1jets.load_l1_jets("l1_jets")
+    return l1_jets.load("l1_jets")
 
 
 def test_committed_l1_jets_are_what_the_manifest_says(committed):
@@ -123,22 +124,22 @@ def test_weights_undo_the_flat_sampling(committed):
 
 def test_features_target_and_split(committed):
     sample = committed.subset(slice(0, 2000))
-    features = l1jets.summary_features(sample)
-    assert features.shape == (2000, len(l1jets.FEATURE_NAMES)) and features.dtype == np.float32
+    features = l1_jets.summary_features(sample)
+    assert features.shape == (2000, len(l1_jets.FEATURE_NAMES)) and features.dtype == np.float32
     assert np.allclose(features[:, 0] + features[:, 1], sample.raw_pt, rtol=1e-5)
     assert np.all(features[:, 2] <= features[:, 4]) and np.all(features[:, 4] <= features[:, 0])
-    assert np.allclose(l1jets.predicted_pt(sample, l1jets.target(sample)), sample.gen_pt, rtol=1e-5)
-    scales = l1jets.power_of_two_scales(features)
+    assert np.allclose(l1_jets.predicted_pt(sample, l1_jets.target(sample)), sample.gen_pt, rtol=1e-5)
+    scales = l1_jets.power_of_two_scales(features)
     assert np.all(np.log2(scales) == np.round(np.log2(scales)))
-    train, val, test = l1jets.split(sample, seed=3)
+    train, val, test = samples.split(sample, seed=3)
     assert (len(train), len(val), len(test)) == (1200, 400, 400)
     with pytest.raises(ValueError, match="sum to 1"):
-        l1jets.split(sample, (0.5, 0.5, 0.5))
+        samples.split(sample, (0.5, 0.5, 0.5))
 
 
 def test_a_file_without_towers_is_refused_with_the_missing_branch():
     with pytest.raises(data.MissingBranchError, match="towers_ecal"):
-        l1jets.load_l1_jets("zmumu", max_jets=10)
+        l1_jets.load("zmumu", max_jets=10)
 
 
 def test_generated_l1_jets_are_reproducible(tmp_path):
@@ -168,8 +169,8 @@ def test_the_dense_regressor_learns_a_correction_and_the_quantized_one_refuses_o
     x = rng.uniform(0, 1, (4000, 3)).astype(np.float32)
     y = (1.2 + 0.5 * x[:, 0]).astype(np.float32)
     model = regression.dense_regressor(3, seed=1)
-    regression.fit(model, x[:3000], y[:3000], x[3000:], y[3000:], epochs=30, patience=5)
-    assert np.mean(np.abs(regression.predict(model, x[3000:]) - y[3000:])) < 0.03
+    training.train(model, x[:3000], y[:3000], x[3000:], y[3000:], epochs=30, patience=5)
+    assert np.mean(np.abs(training.predict(model, x[3000:]) - y[3000:])) < 0.03
     with pytest.raises(ValueError, match="bits must be None or an integer from 4 to 18"):
         regression.dense_regressor(3, bits=3)
     assert regression.cnn_regressor().output_shape == (None, 1)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import uproot
 
-from hepwb import data, jetdata, widgets
+from hepwb import data, samples, widgets
 from hepwb.sim.recipes import JET_CLASSES
 
 
@@ -78,8 +78,8 @@ def test_cuts_expressions_chunks_and_dask_agree_with_the_ttree(small_jets, small
 
 
 def test_jet_tagging_inputs_from_an_rntuple(small_jets, small_jets_rntuple):
-    ttree = jetdata.load_jets(small_jets, image_size=8)
-    rntuple = jetdata.load_jets(small_jets_rntuple, image_size=8)
+    ttree = samples.jets.load(small_jets, image_size=8)
+    rntuple = samples.jets.load(small_jets_rntuple, image_size=8)
     for view in ("features", "labels", "particles", "mask", "images"):
         assert np.array_equal(getattr(ttree, view), getattr(rntuple, view)), view
 
@@ -94,7 +94,8 @@ def test_nested_collection_fields_are_listed_and_read(foreign_rntuple):
     assert rows["Muon.pt"] == "double" and rows["met"] == "float" and rows["trigger"] == "bool"
     back = data.read(path, ["Muon.pt", "met"], tree_name="Events", cut="met > 20")
     assert ak.array_equal(back["Muon.pt"], muons.pt[data.read(path, ["met"], tree_name="Events").met > 20])
-    with pytest.raises(data.MissingBranchError, match=r"Events: no field named 'Muon_pt' \(did you mean 'Muon.pt'\?\); fields: Muon, Muon.pt"):
+    with pytest.raises(data.MissingBranchError,
+                       match=r"Events: no field named 'Muon_pt' \(did you mean 'Muon.pt'\?\); fields: Muon, Muon.pt"):
         data.read(path, ["Muon_pt"], tree_name="Events")
 
 

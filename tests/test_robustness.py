@@ -117,9 +117,10 @@ def test_ensemble_spread_is_zero_for_identical_members_and_grows_with_disagreeme
 
 
 def test_w_against_qcd_keeps_three_classes_as_two():
-    from hepwb import jetdata, robustness
+    from hepwb import samples
+    from hepwb.studies import robustness
 
-    sample = jetdata.load_jets("jets", max_jets=500, particles=False, images=False, seed=2)
+    sample = samples.jets.load("jets", max_jets=500, particles=False, images=False, seed=2)
     binary = robustness.signal_vs_background(sample, "W")
     assert binary.classes == ("QCD", "W") and len(binary) == 300 and binary.labels.sum() == 100
     assert np.all(robustness.jet_mass(binary) >= 0)

@@ -39,9 +39,9 @@ def test_explicit_points_from_a_yaml_file(toy, tmp_path, capsys):
     assert [p.folder for p in points] == ["x=1_mode=b_seed=1", "x=1_mode=b_seed=2", "x=2_seed=1", "x=2_seed=2"]
     (tmp_path / "points.yaml").write_text("- {x: 1, mode: b}\n- x: [oops\n")
     assert main(["scan", str(toy), "--points", str(tmp_path / "points.yaml"), "--out", str(tmp_path / "s")]) == 2
-    assert capsys.readouterr().err == (f"hepwb scan: {tmp_path / 'points.yaml'}: not valid YAML at line 3 (expected ',' "
-                                       "or ']', but got '<stream end>'); expected a list of points such as "
-                                       "'- {bits: 4, seed: 1}'\n")
+    assert capsys.readouterr().err == (f"hepwb scan: {tmp_path / 'points.yaml'}: not valid YAML at line 3 "
+                                       "(expected ',' or ']', but got '<stream end>'); expected a list of points "
+                                       "such as '- {bits: 4, seed: 1}'\n")
 
 
 @pytest.mark.parametrize("overrides, kwargs, message", [
@@ -135,7 +135,8 @@ def test_workers_that_do_not_share_the_folder_are_named(tmp_path):
 
 
 def test_an_unknown_metric_is_named_with_those_there_are(toy, tmp_path, capsys):
-    code = main(["scan", str(toy), "-p", "x=[1,2]", "--out", str(tmp_path / "s"), "--metric", "acuracy", "--no-progress"])
+    code = main(["scan", str(toy), "-p", "x=[1,2]", "--out", str(tmp_path / "s"), "--metric", "acuracy",
+                 "--no-progress"])
     assert code == 2
     assert "hepwb scan: no metric 'acuracy' in the scan; its metrics: " in capsys.readouterr().err
 

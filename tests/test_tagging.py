@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.preprocessing import StandardScaler
 
-from hepwb import jetdata, metrics
-from hepwb.features import HLS4ML_FEATURES
+from hepwb import metrics, samples
 from hepwb.models import taggers
+from hepwb.sim.features import HLS4ML_FEATURES
 from hepwb.sim.recipes import JET_CLASSES
 
 CLASSES = ("a", "b")
@@ -22,10 +23,11 @@ def test_rejection_and_auc_on_hand_made_scores():
     assert report["auc_b"] == pytest.approx(13 / 16)  # 13 of 16 signal-background pairs are ordered correctly
     # keeping 2 of 4 signal jets passes no background: the rejection is bounded below by the 4 background jets
     assert report["rej50_b"] == 4.0
-    tpr, fpr = metrics.roc_curves(labels, scores, CLASSES)["b"]
-    assert metrics.rejection_at(tpr, fpr, 0.6) == pytest.approx(4.0)  # 3 of 4 signal: 1 of 4 background passes
-    assert metrics.rejection_at(tpr, fpr, 1.0) == pytest.approx(2.0)  # all signal: 2 of 4 background pass
-    assert metrics.rejection_at(tpr, fpr, 0.5) == float("inf")
+    curve = metrics.roc_curves(labels, scores, CLASSES)["b"]
+    assert curve.tpr[-1] == curve.fpr[-1] == 1.0 and np.all(np.diff(curve.fpr) >= 0)  # sklearn's order: (fpr, tpr)
+    assert metrics.rejection_at(curve, 0.6) == pytest.approx(4.0)  # 3 of 4 signal: 1 of 4 background passes
+    assert metrics.rejection_at(curve, 1.0) == pytest.approx(2.0)  # all signal: 2 of 4 background pass
+    assert metrics.rejection_at(curve, 0.5) == float("inf")
     assert report["accuracy"] == pytest.approx(6 / 8)
     assert report["confusion"] == [[0.75, 0.25], [0.25, 0.75]]
 
@@ -54,7 +56,7 @@ def test_jet_images_are_normalised_and_oriented():
     pt[:, :2] = [[100, 50], [80, 20], [60, 60]]
     deta = rng.normal(0, 0.1, (3, 10))
     dphi = rng.normal(0, 0.1, (3, 10))
-    images = jetdata.jet_images(deta, dphi, pt, size=16)
+    images = samples.jets.jet_images(deta, dphi, pt, size=16)
     assert images.shape == (3, 16, 16)
     assert np.allclose(images.sum(axis=(1, 2)), 1.0)
     # two-particle jets lie on the vertical axis after rotation, the harder particle on top
@@ -67,7 +69,7 @@ def test_jet_images_are_normalised_and_oriented():
 
 @pytest.fixture(scope="module")
 def small_sample():
-    return jetdata.load_jets("jets", max_jets=1000, image_size=16, seed=3)
+    return samples.jets.load("jets", max_jets=1000, image_size=16, seed=3)
 
 
 def test_load_jets_gives_balanced_views(small_sample):
@@ -76,37 +78,52 @@ def test_load_jets_gives_balanced_views(small_sample):
     assert np.bincount(s.labels).tolist() == [200] * 5
     assert np.all(s.particles[~s.mask] == 0) and np.all(s.mask.sum(1) >= 1)
     with pytest.raises(ValueError, match="max_jets must be an integer >= 5"):
-        jetdata.load_jets("jets", max_jets=2)
+        samples.jets.load("jets", max_jets=2)
 
 
 def test_max_particles_keeps_the_hardest_constituents(small_sample):
-    fewer = jetdata.load_jets("jets", max_jets=1000, image_size=16, max_particles=20, seed=3)
+    fewer = samples.jets.load("jets", max_jets=1000, image_size=16, max_particles=20, seed=3)
     assert fewer.particles.shape == (1000, 20, 4) and fewer.mask.shape == (1000, 20)
     assert np.array_equal(fewer.particles, small_sample.particles[:, :20])  # hardest first
     assert np.array_equal(fewer.images, small_sample.images)  # images keep every constituent
     with pytest.raises(ValueError, match="max_particles must be an integer from 1 to 50"):
-        jetdata.load_jets("jets", max_jets=10, max_particles=60)
+        samples.jets.load("jets", max_jets=10, max_particles=60)
 
 
 def test_split_is_stratified_and_reproducible(small_sample):
-    train, val, test = jetdata.split(small_sample, seed=5)
+    train, val, test = samples.split(small_sample, seed=5)
     assert (len(train), len(val), len(test)) == (600, 200, 200)
     assert np.bincount(test.labels).tolist() == [40] * 5
-    again = jetdata.split(small_sample, seed=5)[2]
+    again = samples.split(small_sample, seed=5)[2]
     assert np.array_equal(test.features, again.features)
-    with pytest.raises(ValueError, match="fractions must be in"):
-        jetdata.split(small_sample, validation=0.6, test=0.5)
+    for bad in ((0.6, 0.5), (0.5, 0.5, 0.5), (1.0,), (0.6, -0.1, 0.5)):
+        with pytest.raises(ValueError, match="fractions must be two or three positive numbers that sum to 1"):
+            samples.split(small_sample, bad)
+
+
+def test_every_sample_takes_the_one_split_and_subset(small_sample):
+    """One Sample base: ``len`` and ``subset`` from the dataclass fields, the same split for every kind."""
+    import dataclasses
+
+    sub = small_sample.subset(np.arange(10))
+    assert len(sub) == 10 and sub.classes == small_sample.classes and sub.images.shape[0] == 10
+    assert {f.name for f in dataclasses.fields(sub)} == {f.name for f in dataclasses.fields(small_sample)}
+    events = samples.events.load("zmumu", max_events=1000)
+    parts = samples.split(events, (0.5, 0.3, 0.2), seed=2)
+    assert [len(p) for p in parts] == [500, 300, 200]
+    together = np.concatenate([p.features for p in parts])
+    assert len(np.unique(together[:, 0])) == len(np.unique(events.features[:, 0]))  # no event lost or repeated
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".arff"])
 def test_public_hls4ml_format_round_trips(small_sample, tmp_path, suffix):
-    path = jetdata.write_hls4ml_hlf(tmp_path / f"hls4ml_lhc_jets_hlf{suffix}", small_sample)
+    path = samples.jets.write_hls4ml_hlf(tmp_path / f"hls4ml_lhc_jets_hlf{suffix}", small_sample)
     text = path.read_text()
     if suffix == ".arff":
         assert "@ATTRIBUTE class {g,q,t,w,z}" in text and "@ATTRIBUTE zlogz NUMERIC" in text
     else:
         assert text.splitlines()[0] == ",".join([*HLS4ML_FEATURES, "class"])
-    back = jetdata.load(path)
+    back = samples.jets.load(path)
     assert np.array_equal(back.labels, small_sample.labels)
     assert np.allclose(back.features, small_sample.features, rtol=1e-6)
     assert back.particles is None
@@ -132,9 +149,9 @@ def test_public_reader_takes_openml_arff_gzipped_or_not(tmp_path, name):
     text, values, letters = _openml_style_arff()
     path = tmp_path / name
     path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
-    sample = jetdata.load(path)
+    sample = samples.jets.load(path)
     assert np.allclose(sample.features, values) and sample.particles is None
-    assert [JET_CLASSES[i] for i in sample.labels] == [jetdata.PUBLIC_CLASS_LETTERS[c] for c in letters]
+    assert [JET_CLASSES[i] for i in sample.labels] == [samples.jets.PUBLIC_CLASS_LETTERS[c] for c in letters]
 
 
 def test_public_reader_takes_gzipped_csv_with_quoted_classes(tmp_path):
@@ -146,10 +163,10 @@ def test_public_reader_takes_gzipped_csv_with_quoted_classes(tmp_path):
     frame = pd.DataFrame(values, columns=HLS4ML_FEATURES).assign(**{"class": [f"'{c}'" for c in letters]})
     path = tmp_path / "jets.csv.gz"
     path.write_bytes(gzip.compress(frame.to_csv(index=False).encode()))
-    sample = jetdata.load(path, max_jets=4, seed=2)
-    full = jetdata.load(path)
+    sample = samples.jets.load(path, max_jets=4, seed=2)
+    full = samples.jets.load(path)
     assert np.allclose(full.features, values) and [JET_CLASSES[i] for i in full.labels] == [
-        jetdata.PUBLIC_CLASS_LETTERS[c] for c in letters]
+        samples.jets.PUBLIC_CLASS_LETTERS[c] for c in letters]
     rows = {tuple(np.round(row, 2)) for row in full.features}
     assert len(sample) == 4 and all(tuple(np.round(row, 2)) in rows for row in sample.features)
 
@@ -159,23 +176,23 @@ def test_other_files_get_the_accepted_formats_not_a_root_error(tmp_path):
     other.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
     with pytest.raises(ValueError, match=r"hls4ml_lhc_jets_hlf\.h5: not a file the jet tagger reads; .* "
                                          r"\.arff, \.arff\.gz, \.csv, \.csv\.gz") as raised:
-        jetdata.load(other)
+        samples.jets.load(other)
     assert "ROOT file (" not in str(raised.value) and "not a readable ROOT" not in str(raised.value)
     broken = tmp_path / "jets.arff.gz"
     broken.write_bytes(b"not gzip at all")
     with pytest.raises(ValueError, match=r"jets\.arff\.gz: cannot be read as gzipped ARFF text"):
-        jetdata.load(broken)
+        samples.jets.load(broken)
     with pytest.raises(ValueError, match=r"jets\.parquet: the hls4ml HLF reader takes \.arff, \.arff\.gz"):
-        jetdata.read_hls4ml_hlf(tmp_path / "jets.parquet")
+        samples.jets.read_hls4ml_hlf(tmp_path / "jets.parquet")
 
 
 def test_public_reader_names_what_is_wrong(tmp_path):
     bad = tmp_path / "jets.csv"
     bad.write_text("zlogz,class\n-2.0,g\n")
     with pytest.raises(ValueError, match=r"missing columns \['c1_b0_mmdt'"):
-        jetdata.read_hls4ml_hlf(bad)
+        samples.jets.read_hls4ml_hlf(bad)
     with pytest.raises(FileNotFoundError, match="hls4ml_lhc_jets_hlf"):
-        jetdata.read_hls4ml_hlf(tmp_path / "absent.arff")
+        samples.jets.read_hls4ml_hlf(tmp_path / "absent.arff")
 
 
 def test_unknown_models_are_refused(small_sample):
@@ -242,37 +259,40 @@ def test_pair_features_by_hand():
 def test_every_tagger_reloads_from_what_save_models_wrote(small_sample, tmp_path):
     """(That the graph network and the transformer train reproducibly is checked by the repeated smoke
     run of 01_jet_tagging in test_notebooks.py.)"""
-    train, val, test = jetdata.split(small_sample, seed=1)
+    train, val, test = samples.split(small_sample, seed=1)
     train, val, test = (s.subset(np.arange(min(len(s), 300))) for s in (train, val, test))
-    scaler = taggers.StandardScaler().fit(train.features, HLS4ML_FEATURES)
+    scaler = StandardScaler().fit(train.feature_table())
     fitted, scores = {}, {}
     for name in ("pfn", "particlenet", "part", "bdt"):
-        fitted[name], _, scores[name] = taggers.fit_and_score(name, train, val, test, scaler=scaler, epochs=1, seed=4)
+        fitted[name], _, scores[name] = taggers.train_and_score(name, train, val, test, scaler=scaler, epochs=1, seed=4)
     taggers.save_models(tmp_path, fitted, train, scaler)
     loaded, loaded_scaler, inputs = taggers.load_models(tmp_path)
     assert inputs["max_particles"] == 50 and inputs["image_size"] == 16 and list(loaded) == list(fitted)
     for name, model in loaded.items():
-        assert np.allclose(taggers.predict(name, model, test, loaded_scaler), scores[name], atol=1e-6), name
+        assert np.allclose(taggers.scores(name, model, test, loaded_scaler), scores[name], atol=1e-6), name
     with pytest.raises(FileNotFoundError, match="no saved taggers"):
         taggers.load_models(tmp_path / "elsewhere")
 
 
 def test_saved_tagger_reloads_and_predicts_the_same(small_sample, tmp_path):
-    train, val, test = jetdata.split(small_sample, seed=1)
-    scaler = taggers.StandardScaler().fit(train.features, HLS4ML_FEATURES)
-    model, history, scores = taggers.fit_and_score("hls4ml", train, val, test, scaler=scaler, epochs=2)
+    train, val, test = samples.split(small_sample, seed=1)
+    scaler = StandardScaler().fit(train.feature_table())
+    model, history, scores = taggers.train_and_score("hls4ml", train, val, test, scaler=scaler, epochs=2)
     taggers.save_tagger(tmp_path, model, scaler, JET_CLASSES)
     loaded, loaded_scaler, classes = taggers.load_tagger(tmp_path)
-    assert classes == JET_CLASSES and loaded_scaler.features == HLS4ML_FEATURES
-    again = loaded.predict(loaded_scaler.transform(test.features), verbose=0)
+    assert classes == JET_CLASSES and tuple(loaded_scaler.feature_names_in_) == HLS4ML_FEATURES
+    np.testing.assert_array_equal(loaded_scaler.mean_, scaler.mean_)
+    with pytest.raises(ValueError, match="feature names"):  # jets with other features are refused
+        loaded_scaler.transform(test.feature_table().rename(columns={"zlogz": "z"}))
+    again = loaded.predict(loaded_scaler.transform(test.feature_table()), verbose=0)
     assert np.allclose(again, scores, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="no saved tagger"):
         taggers.load_tagger(tmp_path / "elsewhere")
 
 
 def test_training_is_deterministic_with_a_fixed_seed(small_sample):
-    train, val, test = jetdata.split(small_sample, seed=1)
-    scaler = taggers.StandardScaler().fit(train.features, HLS4ML_FEATURES)
-    first = taggers.fit_and_score("hls4ml", train, val, test, scaler=scaler, epochs=2, seed=4)[2]
-    second = taggers.fit_and_score("hls4ml", train, val, test, scaler=scaler, epochs=2, seed=4)[2]
+    train, val, test = samples.split(small_sample, seed=1)
+    scaler = StandardScaler().fit(train.feature_table())
+    first = taggers.train_and_score("hls4ml", train, val, test, scaler=scaler, epochs=2, seed=4)[2]
+    second = taggers.train_and_score("hls4ml", train, val, test, scaler=scaler, epochs=2, seed=4)[2]
     assert np.array_equal(first, second)

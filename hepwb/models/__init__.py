@@ -1,7 +1,13 @@
-"""Keras model builders and their training/saving helpers: jet taggers (``taggers``, with the constituent
-taggers of ``particlenet`` and ``transformer`` and their shared ``layers``), their compressed trigger
-versions (``compressed``), event generators for fast simulation (``gan``), autoencoders (``anomaly``),
-mass decorrelation (``decorrelation``) and per-jet uncertainty (``uncertainty``)."""
+"""Keras model builders, and ``training``, the one toolkit they all train with (seeds, compiling, ``train``
+with early stopping, ``predict``, the input scaler's JSON); ``layers`` holds the blocks several models share
+(the hls4ml benchmark's dense network, masked particle lists).
+
+Jet taggers by name (``taggers``, with the graph network of ``particlenet`` and the transformer of
+``transformer``), their compressed trigger versions (``compressed``: pruning, QKeras), mass decorrelation
+(``decorrelation``), per-jet uncertainty (``uncertainty``), event generators for fast simulation
+(``fastsim``: what they share; ``gan``, ``flow``), autoencoders (``anomaly``) and the Level-1 energy
+regressors (``regression``). Importing any of them imports TensorFlow, with its log quiet.
+"""
 
 from hepwb import quiet as _quiet
 

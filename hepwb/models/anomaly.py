@@ -4,17 +4,20 @@ Owns: the dense autoencoder of the ADC2021 baseline (57 -> 32 -> 16 -> latent 3 
 batch norm, leaky ReLU), the variational autoencoder (reconstruction and KL scores), their QKeras
 twin for the trigger, the masked reconstruction loss (padded slots ignored), outputs bounded to each
 slot's eta range and phi in [-pi, pi], per-object loss contributions, and the PCA baseline.
-Inputs are ``hepwb.l1data.network_inputs`` (n, 57): per slot log(1 + pT), eta, phi; a padded slot
-is all zeros (a real object has pT > 3 GeV, so log(1 + pT) > 1). Conversion to firmware is
-``hepwb.fpga``'s job.
+Inputs are ``samples.l1_events.network_inputs`` (n, 57): per slot log(1 + pT), eta, phi; a padded slot
+is all zeros (a real object has pT > 3 GeV, so log(1 + pT) > 1). Every model here trains with
+``training.train`` (an autoencoder's targets are its inputs). Conversion to firmware is ``hepwb.fpga``'s
+job; detector monitoring and the trigger path are ``hepwb.studies.anomaly``'s.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf  # quiet already: hepwb.models sets TensorFlow's log level on import
+from tensorflow import keras
 
-from hepwb.l1data import N_SLOTS, OBJECTS, SLOT_ETA_BOUND, SLOT_GROUP
-from hepwb.models.taggers import set_seed
+from hepwb.models.training import compiled, predict, set_seed
+from hepwb.samples.l1_events import N_SLOTS, OBJECTS, SLOT_ETA_BOUND, SLOT_GROUP
 
 N_INPUTS = 3 * N_SLOTS  # 57
 RAW_OUTPUT = "raw_reconstruction"  # the last Dense layer: what the firmware computes
@@ -55,8 +58,6 @@ def loss_contributions(x: np.ndarray, reconstruction: np.ndarray) -> dict[str, n
 
 def masked_mse(y_true, y_pred):
     """Keras loss: ``reconstruction_score`` in TensorFlow (padded slots contribute exactly nothing)."""
-    import tensorflow as tf
-
     true = tf.reshape(y_true, (-1, N_SLOTS, 3))
     pred = tf.reshape(y_pred, (-1, N_SLOTS, 3))
     mask = tf.cast(true[:, :, 0] > 0, y_pred.dtype)
@@ -73,29 +74,21 @@ def bound_outputs(raw: np.ndarray) -> np.ndarray:
     return out.reshape(len(raw), N_INPUTS)
 
 
-def _bounded_layer():
+@keras.utils.register_keras_serializable(package="hepwb")
+class BoundedOutputs(keras.layers.Layer):
     """The Keras layer doing ``bound_outputs`` (MET's eta bound is 0, so its eta output is exactly 0)."""
-    from tensorflow import keras
 
-    @keras.utils.register_keras_serializable(package="hepwb")
-    class BoundedOutputs(keras.layers.Layer):
-        def call(self, raw):
-            import tensorflow as tf
-
-            raw = tf.reshape(raw, (-1, N_SLOTS, 3))
-            eta = tf.constant(SLOT_ETA_BOUND) * tf.tanh(raw[:, :, 1])
-            phi = np.pi * tf.tanh(raw[:, :, 2])
-            return tf.reshape(tf.stack([raw[:, :, 0], eta, phi], axis=2), (-1, N_INPUTS))
-
-    return BoundedOutputs(name="bounded")
+    def call(self, raw):
+        raw = tf.reshape(raw, (-1, N_SLOTS, 3))
+        eta = tf.constant(SLOT_ETA_BOUND) * tf.tanh(raw[:, :, 1])
+        phi = np.pi * tf.tanh(raw[:, :, 2])
+        return tf.reshape(tf.stack([raw[:, :, 0], eta, phi], axis=2), (-1, N_INPUTS))
 
 
 # ---- models -----------------------------------------------------------------------------------
 
 def _dense(units: int, name: str, bits: int | None = None):
     """A Dense layer, or its QKeras twin with ``bits``-bit weights and biases."""
-    from tensorflow import keras
-
     if bits is None:
         return keras.layers.Dense(units, name=name)
     from qkeras import QDense, quantized_bits
@@ -106,8 +99,6 @@ def _dense(units: int, name: str, bits: int | None = None):
 
 def _dense_block(x, units: int, name: str, bits: int | None = None):
     """Dense -> batch norm -> leaky ReLU (float) or quantized ReLU (QKeras, ``bits``)."""
-    from tensorflow import keras
-
     x = keras.layers.BatchNormalization(name=f"{name}_bn")(_dense(units, name, bits)(x))
     if bits is None:
         return keras.layers.LeakyReLU(0.3, name=f"{name}_act")(x)
@@ -123,8 +114,6 @@ def autoencoder(*, latent_dim: int = 3, hidden=(32, 16), quantized_bits: int | N
     ``quantized_bits``: build the QKeras twin instead (weights, biases and ReLUs of that many bits;
     quantized_relu replaces the leaky ReLU, which QKeras has no quantizer for).
     """
-    from tensorflow import keras
-
     set_seed(seed)
     inputs = keras.Input((N_INPUTS,), name="objects")
     x = keras.layers.BatchNormalization(name="input_bn")(inputs)
@@ -134,112 +123,89 @@ def autoencoder(*, latent_dim: int = 3, hidden=(32, 16), quantized_bits: int | N
     for i, units in enumerate(reversed(hidden), start=1):
         x = _dense_block(x, units, f"decoder{i}", quantized_bits)
     raw = _dense(N_INPUTS, RAW_OUTPUT, quantized_bits)(x)
-    model = keras.Model(inputs, _bounded_layer()(raw), name="autoencoder" if quantized_bits is None
+    model = keras.Model(inputs, BoundedOutputs(name="bounded")(raw), name="autoencoder" if quantized_bits is None
                         else f"autoencoder_{quantized_bits}bit")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=masked_mse)
-    return model
+    return compiled(model, loss=masked_mse, learning_rate=learning_rate, metrics=())
 
 
 def firmware_part(model):
     """The part of an autoencoder that goes into firmware: inputs -> raw outputs (n, 57), without the
     bounding (tanh), which ``bound_outputs`` applies after the C simulation."""
-    from tensorflow import keras
-
     return keras.Model(model.input, model.get_layer(RAW_OUTPUT).output, name=f"{model.name}_firmware")
 
 
-class VariationalAutoencoder:
-    """Encoder (57 -> 32 -> 16 -> mean, log-variance of a 3-d latent), decoder as the autoencoder's.
+class VariationalAutoencoder(keras.Model):
+    """An encoder to (mean, log-variance) of a latent and a decoder, trained on the loss per event
+    ``masked_mse`` + beta * KL(q(z|x) || N(0, 1)) with a sampled latent. Called on inputs, it returns the
+    reconstruction of the latent mean. Scores (``vae_scores``): ``reconstruction`` and ``kl`` (the KL term,
+    computable from the encoder alone, which is what a trigger would run)."""
 
-    Loss: masked_mse + beta * KL(q(z|x) || N(0, 1)) per event. Scores: ``reconstruction`` (the
-    masked squared error of the decoded latent mean) and ``kl`` (the KL term, computable from the encoder alone,
-    which is what a trigger would run).
-    """
+    def __init__(self, encoder, decoder, beta: float, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder, self.beta = encoder, decoder, beta
+        self.loss_tracker = keras.metrics.Mean(name="loss")
 
-    def __init__(self, *, latent_dim: int = 3, hidden=(32, 16), beta: float = 0.1, learning_rate: float = 1e-3,
-                 seed: int = 1):
-        import tensorflow as tf
-        from tensorflow import keras
+    @property
+    def metrics(self):  # reset by Keras at every epoch: the logged loss is the epoch's mean
+        return [self.loss_tracker]
 
-        if beta < 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
-        set_seed(seed)
-        self.beta = beta
-        inputs = keras.Input((N_INPUTS,), name="objects")
-        x = keras.layers.BatchNormalization(name="input_bn")(inputs)
-        for i, units in enumerate(hidden, start=1):
-            x = _dense_block(x, units, f"encoder{i}")
-        mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
-        log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
-        self.encoder = keras.Model(inputs, [mean, log_var], name="vae_encoder")
-        latent = keras.Input((latent_dim,), name="z")
-        x = latent
-        for i, units in enumerate(reversed(hidden), start=1):
-            x = _dense_block(x, units, f"decoder{i}")
-        self.decoder = keras.Model(latent, _bounded_layer()(_dense(N_INPUTS, RAW_OUTPUT)(x)), name="vae_decoder")
-        self.optimizer = keras.optimizers.Adam(learning_rate)
-        self._tf = tf
+    def call(self, x, training=False):
+        return self.decoder(self.encoder(x, training=training)[0], training=training)
 
     def _loss(self, x, training):
-        tf = self._tf
         mean, log_var = self.encoder(x, training=training)
         z = mean + tf.exp(0.5 * log_var) * tf.random.normal(tf.shape(mean))
         reconstruction = masked_mse(x, self.decoder(z, training=training))
         kl = 0.5 * tf.reduce_sum(tf.square(mean) + tf.exp(log_var) - 1.0 - log_var, axis=1)
         return tf.reduce_mean(reconstruction + self.beta * kl)
 
-    def fit(self, x_train, x_val, *, epochs: int = 30, batch_size: int = 256, patience: int = 5,
-            progress: bool = True) -> dict:
-        """Train with early stopping on the validation loss (keeps the best weights); returns the history."""
-        from tqdm.auto import tqdm
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            loss = self._loss(x, True)
+        self.optimizer.apply_gradients(zip(tape.gradient(loss, self.trainable_variables), self.trainable_variables))
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
 
-        tf = self._tf
-        variables = self.encoder.trainable_variables + self.decoder.trainable_variables
-
-        @tf.function
-        def step(x):
-            with tf.GradientTape() as tape:
-                loss = self._loss(x, True)
-            self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            return loss
-
-        train = tf.data.Dataset.from_tensor_slices(np.asarray(x_train, np.float32)).shuffle(
-            len(x_train), seed=1).batch(batch_size)
-        x_val = tf.constant(np.asarray(x_val, np.float32))
-        history, best, best_weights, waited = {"loss": [], "val_loss": []}, np.inf, None, 0
-        for _ in tqdm(range(epochs), desc="training VAE", unit="epoch", disable=not progress):
-            history["loss"].append(float(np.mean([float(step(x)) for x in train])))
-            history["val_loss"].append(float(self._loss(x_val, False)))
-            if history["val_loss"][-1] < best:
-                best, waited = history["val_loss"][-1], 0
-                best_weights = (self.encoder.get_weights(), self.decoder.get_weights())
-            else:
-                waited += 1
-                if waited >= patience:
-                    break
-        self.encoder.set_weights(best_weights[0])
-        self.decoder.set_weights(best_weights[1])
-        return history
-
-    def scores(self, x: np.ndarray, batch_size: int = 4096) -> dict[str, np.ndarray]:
-        """{"reconstruction": (n,), "kl": (n,)} anomaly scores."""
-        mean, log_var = (np.asarray(a, np.float64) for a in self.encoder.predict(x, batch_size=batch_size, verbose=0))
-        kl = 0.5 * np.sum(mean**2 + np.exp(log_var) - 1.0 - log_var, axis=1)
-        reconstruction = self.decoder.predict(mean.astype(np.float32), batch_size=batch_size, verbose=0)
-        return {"reconstruction": reconstruction_score(x, reconstruction), "kl": kl}
+    def test_step(self, data):
+        self.loss_tracker.update_state(self._loss(data[0] if isinstance(data, tuple) else data, False))
+        return {"loss": self.loss_tracker.result()}
 
 
-def train_autoencoder(model, x_train, x_val, **kwargs) -> dict:
-    """Fit an autoencoder to reproduce its inputs (n, 57): ``hepwb.models.taggers.train`` with the inputs
-    as targets (early stopping on the validation loss, best weights kept; same keyword arguments)."""
-    from hepwb.models.taggers import train
+def variational_autoencoder(*, latent_dim: int = 3, hidden=(32, 16), beta: float = 0.1, learning_rate: float = 1e-3,
+                            seed: int = 1) -> VariationalAutoencoder:
+    """Encoder (57 -> 32 -> 16 -> mean, log-variance of a ``latent_dim`` latent), decoder as the autoencoder's,
+    compiled: train it with ``training.train(vae, x, x, x_val, x_val)``, as the autoencoder."""
+    if beta < 0:
+        raise ValueError(f"beta must be >= 0, got {beta}")
+    set_seed(seed)
+    inputs = keras.Input((N_INPUTS,), name="objects")
+    x = keras.layers.BatchNormalization(name="input_bn")(inputs)
+    for i, units in enumerate(hidden, start=1):
+        x = _dense_block(x, units, f"encoder{i}")
+    encoder = keras.Model(inputs, [keras.layers.Dense(latent_dim, name="z_mean")(x),
+                                   keras.layers.Dense(latent_dim, name="z_log_var")(x)], name="vae_encoder")
+    latent = keras.Input((latent_dim,), name="z")
+    x = latent
+    for i, units in enumerate(reversed(hidden), start=1):
+        x = _dense_block(x, units, f"decoder{i}")
+    decoder = keras.Model(latent, BoundedOutputs(name="bounded")(_dense(N_INPUTS, RAW_OUTPUT)(x)), name="vae_decoder")
+    model = VariationalAutoencoder(encoder, decoder, beta, name="variational_autoencoder")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    return model
 
-    return train(model, x_train, x_train, x_val, x_val, **kwargs)
+
+def vae_scores(vae, x: np.ndarray, batch_size: int = 4096) -> dict[str, np.ndarray]:
+    """{"reconstruction": (n,), "kl": (n,)} anomaly scores of a trained ``variational_autoencoder``."""
+    mean, log_var = (np.asarray(a, np.float64) for a in vae.encoder.predict(x, batch_size=batch_size, verbose=0))
+    kl = 0.5 * np.sum(mean**2 + np.exp(log_var) - 1.0 - log_var, axis=1)
+    reconstruction = vae.decoder.predict(mean.astype(np.float32), batch_size=batch_size, verbose=0)
+    return {"reconstruction": reconstruction_score(x, reconstruction), "kl": kl}
 
 
 def autoencoder_scores(model, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
     """(n,) reconstruction scores of an autoencoder."""
-    return reconstruction_score(x, model.predict(x, batch_size=batch_size, verbose=0))
+    return reconstruction_score(x, predict(model, x, batch_size=batch_size))
 
 
 class PCABaseline:
@@ -268,13 +234,11 @@ class PCABaseline:
 
 def image_autoencoder(image_size: int = 32, *, latent_dim: int = 8, hidden: int = 128, learning_rate: float = 1e-3,
                       seed: int = 1):
-    """Dense autoencoder of jet images (n, size, size) whose pixels sum to 1 (``jetdata.jet_images``).
+    """Dense autoencoder of jet images (n, size, size) whose pixels sum to 1 (``samples.jets.jet_images``).
 
     The output is a softmax over the pixels, so the reconstruction is an image of the same normalisation;
     the loss and the score are the mean squared pixel difference (``image_scores``).
     """
-    from tensorflow import keras
-
     set_seed(seed)
     n_pixels = image_size * image_size
     inputs = keras.Input((image_size, image_size), name="image")
@@ -284,73 +248,10 @@ def image_autoencoder(image_size: int = 32, *, latent_dim: int = 8, hidden: int 
     x = keras.layers.Dense(hidden, activation="relu", name="decoder")(x)
     x = keras.layers.Dense(n_pixels, activation="softmax", name="pixels")(x)
     model = keras.Model(inputs, keras.layers.Reshape((image_size, image_size))(x), name="jet_image_autoencoder")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
-    return model
+    return compiled(model, loss="mse", learning_rate=learning_rate, metrics=())
 
 
 def image_scores(model, images: np.ndarray, batch_size: int = 2048) -> np.ndarray:
     """(n,) mean squared pixel difference between each jet image and its reconstruction."""
-    reconstruction = model.predict(images, batch_size=batch_size, verbose=0)
+    reconstruction = predict(model, images, batch_size=batch_size)
     return np.mean((np.asarray(images, np.float64) - reconstruction) ** 2, axis=(1, 2))
-
-
-# ---- uses: detector monitoring and the trigger path --------------------------------------------
-
-def monitor_faults(model, faults, n_events: int, *, monitoring_fpr: float = 0.1, seed: int = 1):
-    """Which detector component broke? Data-quality monitoring with a trained autoencoder.
-
-    For each fault of ``hepwb.l1data.FAULTS`` the same ``n_events`` events go through the healthy and
-    the faulty detector. Per fault: the median scores, the fraction of faulty events above the healthy
-    run's (1 - monitoring_fpr) quantile, the two-sample KS p-value of the scores (run level), and per
-    object group the KS statistic of its loss contributions; the largest one names the blamed object.
-    Returns (table with one row per fault, mean loss share per object: {"healthy" or fault: {group: share}}).
-    """
-    import pandas as pd
-    from scipy.stats import ks_2samp
-
-    from hepwb import l1data
-
-    rows, shares = [], {}
-    for fault in faults:
-        healthy, faulty = l1data.simulate_fault(fault, n_events, seed=seed)
-        score, parts = {}, {}
-        for name, sample in (("healthy", healthy), ("faulty", faulty)):
-            x = l1data.network_inputs(sample.particles)
-            reconstruction = model.predict(x, verbose=0)
-            score[name], parts[name] = reconstruction_score(x, reconstruction), loss_contributions(x, reconstruction)
-        threshold = np.quantile(score["healthy"], 1 - monitoring_fpr)
-        shift = {group: ks_2samp(parts["healthy"][group], parts["faulty"][group]).statistic for group in OBJECTS}
-        rows.append({"fault": fault, "median score, healthy": np.median(score["healthy"]),
-                     "median score, faulty": np.median(score["faulty"]),
-                     "faulty events flagged": np.mean(score["faulty"] > threshold),
-                     "run p-value (KS of scores)": ks_2samp(score["healthy"], score["faulty"]).pvalue,
-                     "blamed object": max(shift, key=shift.get), **{f"KS {group}": shift[group] for group in OBJECTS}})
-        shares.setdefault("healthy", {group: parts["healthy"][group].mean() for group in OBJECTS})
-        shares[fault] = {group: parts["faulty"][group].mean() for group in OBJECTS}
-    return pd.DataFrame(rows).set_index("fault"), shares
-
-
-def trigger_agreement(keras_model, hls_model, x_background: np.ndarray, x_signals: dict[str, np.ndarray],
-                      fpr: float) -> dict:
-    """The quantized autoencoder in Keras and in hls4ml's C simulation, scored the same way.
-
-    The firmware computes the raw reconstruction; the bounding (``bound_outputs``) and the masked
-    error are applied to its outputs as to Keras's. Returns the background scores of both
-    ("keras", "hls", arrays (n,)), their correlation, and per signal the TPR at ``fpr`` of each and
-    their relative difference (None where QKeras finds nothing).
-    """
-    from hepwb import fpga
-    from hepwb.metrics import tpr_at_fpr
-
-    def scores(x):
-        return (autoencoder_scores(keras_model, x),
-                reconstruction_score(x, bound_outputs(fpga.predict(hls_model, x))))
-
-    keras_background, hls_background = scores(x_background)
-    per_signal = {}
-    for signal, x in x_signals.items():
-        keras_signal, hls_signal = scores(x)
-        k, h = tpr_at_fpr(keras_background, keras_signal, fpr)["tpr"], tpr_at_fpr(hls_background, hls_signal, fpr)["tpr"]
-        per_signal[signal] = {"TPR QKeras": k, "TPR hls4ml": h, "relative difference": (h - k) / k if k > 0 else None}
-    return {"keras": keras_background, "hls": hls_background, "signals": per_signal,
-            "correlation": float(np.corrcoef(keras_background, hls_background)[0, 1])}

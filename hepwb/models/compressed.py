@@ -1,19 +1,20 @@
 """Compressed taggers for the trigger: magnitude pruning and quantization-aware training (QKeras).
 
-Owns: the quantized twin of the hls4ml tagger (same 64-32-32-5 layout, QKeras layers with
-``quantized_bits`` weights and biases and ``quantized_relu`` activations), and pruning with
-tensorflow-model-optimization (``prune_low_magnitude`` with ``ConstantSparsity``). Conversion to
-firmware is ``hepwb.fpga``'s job.
+Owns: the quantized twin of the hls4ml tagger (same 64-32-32-5 layout, ``layers.hls4ml_network`` with
+QKeras layers: ``quantized_bits`` weights and biases and ``quantized_relu`` activations), and pruning
+with tensorflow-model-optimization (``prune_low_magnitude`` with ``ConstantSparsity``): wrap with
+``prunable``, train with ``training.train`` (which steps the pruning), then ``strip_pruning``.
+Conversion to firmware is ``hepwb.fpga``'s job.
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
 
-from hepwb.models.taggers import _compiled, set_seed, train
+from hepwb.models.layers import hls4ml_network
+from hepwb.models.training import compiled, set_seed
 
 
 def quantized_tagger(bits: int = 6, n_features: int = 16, n_classes: int = 5, *, input_bits: int | None = None,
@@ -25,7 +26,7 @@ def quantized_tagger(bits: int = 6, n_features: int = 16, n_classes: int = 5, *,
     with few bits; None keeps the inputs at the converter's default (ap_fixed<16,6>).
     The final softmax stays in floating point, as hls4ml implements it with lookup tables.
     """
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from qkeras import QActivation, quantized_bits
     from tensorflow import keras
 
     if not isinstance(bits, int) or not 2 <= bits <= 32:
@@ -34,20 +35,12 @@ def quantized_tagger(bits: int = 6, n_features: int = 16, n_classes: int = 5, *,
         raise ValueError(f"input_bits must be None or an integer from 5 to 32 (sign + 3 integer bits + fraction), "
                          f"got {input_bits!r}")
     set_seed(seed)
-    regulariser = keras.regularizers.l1(l1)
-    quantizer = quantized_bits(bits, 0, alpha=1)
     inputs = keras.Input((n_features,), name="features")
     x = inputs
     if input_bits is not None:
         x = QActivation(quantized_bits(input_bits, 3, alpha=1), name="input_quantizer")(x)
-    for i, units in enumerate((64, 32, 32), start=1):
-        x = QDense(units, kernel_quantizer=quantizer, bias_quantizer=quantizer, kernel_initializer="lecun_uniform",
-                   kernel_regularizer=regulariser, name=f"fc{i}")(x)
-        x = QActivation(quantized_relu(bits), name=f"relu{i}")(x)
-    x = QDense(n_classes, kernel_quantizer=quantizer, bias_quantizer=quantizer, kernel_initializer="lecun_uniform",
-               kernel_regularizer=regulariser, name="output")(x)
-    outputs = keras.layers.Activation("softmax", name="softmax")(x)
-    return _compiled(keras.Model(inputs, outputs, name=f"quantized_tagger_{bits}bit"))
+    outputs = hls4ml_network(x, n_classes, l1=l1, bits=bits)
+    return compiled(keras.Model(inputs, outputs, name=f"quantized_tagger_{bits}bit"))
 
 
 def prunable(model, sparsity: float = 0.75, *, frequency: int = 100):
@@ -57,30 +50,24 @@ def prunable(model, sparsity: float = 0.75, *, frequency: int = 100):
     if not 0 <= sparsity < 1:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity!r}")
     schedule = tfmot.sparsity.keras.ConstantSparsity(sparsity, begin_step=0, frequency=frequency)
-    return _compiled(tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule))
+    return compiled(tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule))
 
 
-def train_pruned(model, x_train, y_train, x_val, y_val, **kwargs):
-    """``hepwb.models.taggers.train`` with the pruning-step callback; returns (stripped model, history)."""
+def strip_pruning(model):
+    """The trained model without its pruning wrappers (what hls4ml converts); warns when fewer weights are
+    zero than the schedule asked for (a training shorter than the schedule's ``frequency`` steps)."""
     import tensorflow_model_optimization as tfmot
 
-    callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), *kwargs.pop("callbacks", ())]
     schedules = [layer.pruning_schedule for layer in model.layers if hasattr(layer, "pruning_schedule")]
-    # tfmot applies the mask first after `frequency` steps: early stopping must not restore the weights of
-    # an epoch before that (an unpruned model), so it watches only the epochs after the first mask
-    steps_per_epoch = math.ceil(len(x_train) / kwargs.get("batch_size", 256))
-    frequency = getattr(schedules[0], "frequency", 0) if schedules else 0
-    first_masked_epoch = math.ceil((frequency + 1) / steps_per_epoch)
-    history = train(model, x_train, y_train, x_val, y_val, callbacks=callbacks,
-                    first_monitored_epoch=first_masked_epoch, **kwargs)
     stripped = tfmot.sparsity.keras.strip_pruning(model)
     target = max((getattr(s, "target_sparsity", 0.0) for s in schedules), default=0.0)
     reached = min(weight_sparsity(stripped).values(), default=0.0)
-    if reached < 0.9 * target:  # a run shorter than `frequency` steps never gets there
+    if reached < 0.9 * target:
+        frequency = getattr(schedules[0], "frequency", 0)
         warnings.warn(f"pruning reached {reached:.0%} zero weights, not the {target:.0%} asked for: the mask is "
                       f"first applied after {frequency} training steps; train for more steps (epochs, patience)",
                       stacklevel=2)
-    return stripped, history
+    return stripped
 
 
 def weight_sparsity(model) -> dict[str, float]:

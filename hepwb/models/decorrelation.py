@@ -11,6 +11,9 @@ from __future__ import annotations
 import tensorflow as tf  # quiet already: hepwb.models sets TensorFlow's log level on import
 from tensorflow import keras
 
+from hepwb.models.layers import hls4ml_network
+from hepwb.models.training import compiled, set_seed
+
 
 def distance_correlation_squared(x, y, weights):
     """Weighted squared distance correlation of two 1-d tensors (the formula of
@@ -54,16 +57,11 @@ class DiscoLoss(keras.losses.Loss):
 
 
 def binary_tagger(n_features: int, *, disco_weight: float = 0.0, learning_rate: float = 1e-3, seed: int = 1):
-    """The hls4ml tagger's Dense 64-32-32 body with one sigmoid output (signal against background),
-    trained with ``DiscoLoss(disco_weight)``: fit it on y = column_stack([label, mass])."""
-    from hepwb.models.taggers import set_seed
-
+    """The hls4ml tagger's Dense 64-32-32 network (``layers.hls4ml_network``) with one sigmoid output
+    (signal against background), trained with ``DiscoLoss(disco_weight)``: fit it on
+    y = column_stack([label, mass])."""
     set_seed(seed)
     inputs = keras.Input((n_features,), name="features")
-    x = inputs
-    for i, units in enumerate((64, 32, 32), start=1):
-        x = keras.layers.Dense(units, activation="relu", kernel_initializer="lecun_uniform", name=f"fc{i}")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="output")(x)
-    model = keras.Model(inputs, outputs, name=f"disco_{disco_weight:g}")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=DiscoLoss(disco_weight))
-    return model
+    outputs = hls4ml_network(inputs, 1, output_activation="sigmoid")
+    return compiled(keras.Model(inputs, outputs, name=f"disco_{disco_weight:g}"), loss=DiscoLoss(disco_weight),
+                    learning_rate=learning_rate, metrics=())

@@ -4,7 +4,8 @@ Owns: the generation path (network table -> clipped -> inverse preprocessing -> 
 selection, failed events generated again), its measured rate, checkpoints of the weights that
 generate, scoring generated events against simulated ones, and the rule that picks the best
 checkpoint. The networks are ``hepwb.models.gan`` (adversarial) and ``hepwb.models.flow`` (normalizing
-flow); the preprocessing is ``hepwb.eventdata``'s, the metrics ``hepwb.metrics``'.
+flow); the preprocessing is ``hepwb.samples.events``', the metrics ``hepwb.metrics``'; the notebook's
+summary of the generators is ``hepwb.studies.fastsim``'s.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
+
+from hepwb import metrics, quiet
+from hepwb.samples.events import FEATURE_NAMES, dimuon_mass, passes_selection
 
 #: the generators a notebook can train: the GAN's two kinds (``hepwb.models.gan``) and the flow (``hepwb.models.flow``)
 MODELS = ("gan", "wgan-gp", "flow")
@@ -40,8 +44,6 @@ class EventGenerator:
 
     def __init__(self):
         import tensorflow as tf
-
-        from hepwb import quiet
 
         quiet.xla_first_compilation()
         self.checkpoints: dict[int, list[np.ndarray]] = {}
@@ -110,14 +112,12 @@ class EventGenerator:
 
         The network's outputs are clipped to the range of each network column in the training sample
         (a generator has learnt nothing beyond it). Events that fail the dataset's selection
-        (``eventdata.passes_selection``: the muons are derived from the generated m_ll and can miss it),
+        (``passes_selection``: the muons are derived from the generated m_ll and can miss it),
         or that have a feature outside the range of the training events (``within_training_range``: a
         muon of several TeV made of extreme columns), are generated again with fresh noise, as the full
         simulation keeps only selected events. ``last_regenerated`` counts them (first round): the
         fractions failing the selection and outside the training range.
         """
-        from hepwb.eventdata import passes_selection
-
         def to_events(table):
             return self.transform.inverse(self.transform.clip_to_training_range(table))
 
@@ -149,9 +149,7 @@ class EventGenerator:
 def classifier_inputs(features: np.ndarray) -> np.ndarray:
     """What the classifier two-sample test sees: the 17 features and the dimuon mass (n, 18); a tree
     ensemble cannot compute the mass from the muons, and the analysis lives on it."""
-    from hepwb import eventdata
-
-    return np.column_stack([features, eventdata.dimuon_mass(features)])
+    return np.column_stack([features, dimuon_mass(features)])
 
 
 def score_events(real_features: np.ndarray, generated: np.ndarray, *, kernel_distance: bool = False,
@@ -162,11 +160,9 @@ def score_events(real_features: np.ndarray, generated: np.ndarray, *, kernel_dis
     and its error; with ``kernel_distance`` KPD and its error (slower); with ``classifier`` the AUC of
     the classifier two-sample test and its error (``metrics.classifier_two_sample_test``).
     """
-    from hepwb import eventdata, metrics
-
-    distances = metrics.feature_distances(real_features, generated, eventdata.FEATURE_NAMES)
-    mass = metrics.feature_distances(eventdata.dimuon_mass(real_features)[:, None],
-                                     eventdata.dimuon_mass(generated)[:, None], ["m_ll"])["m_ll"]
+    distances = metrics.feature_distances(real_features, generated, FEATURE_NAMES)
+    mass = metrics.feature_distances(dimuon_mass(real_features)[:, None],
+                                     dimuon_mass(generated)[:, None], ["m_ll"])["m_ll"]
     fpd_value, fpd_error = metrics.fpd(real_features, generated)
     scores = {"ks_m_ll": mass["ks"], "w1_m_ll_gev": mass["w1"],
               "ks_mean": float(np.mean([d["ks"] for d in distances.values()])),
@@ -209,29 +205,3 @@ def choose_checkpoint(table) -> int:
     best = table.sort_values(["mean_rank", "fpd"]).index[0]
     table["chosen"] = table.index == best
     return int(best)
-
-
-def summarise(generators: dict, scores: dict, tails: dict, rates: dict, pipeline_rate: float, chosen: dict) -> dict:
-    """Per generator, the notebook's numbers in one dictionary (for ``metrics.json``).
-
-    generators {name: EventGenerator}; scores {"<label> vs simulated" and "simulated vs simulated":
-    ``score_events`` scores}; tails {label: {feature: ``metrics.tail_agreement``}}; rates {(label, batch size):
-    events/s}; pipeline_rate: the simulation's events/s; chosen {name: epoch}. FPD over its floor uses the
-    floor's error when the floor is smaller (an FPD consistent with 0). Tail fractions: m_ll and missing ET
-    together, and all features. The fractions generated again are those of each generator's last ``generate``.
-    """
-    from hepwb import metrics
-
-    floor = scores["simulated vs simulated"]
-    out = {}
-    for name, generator in generators.items():
-        label = generator.label
-        ours = scores[f"{label} vs simulated"]
-        fastest = max(rate for (rate_label, _), rate in rates.items() if rate_label == label)
-        out[name] = {**ours, "chosen_epoch": chosen[name],
-                     "fpd_over_real": ours["fpd"] / max(floor["fpd"], floor["fpd_error"]),
-                     "tails_m_ll_met": metrics.tail_fraction([tails[label]["m_ll"], tails[label]["met"]]),
-                     "tails_all": metrics.tail_fraction(tails[label].values()),
-                     "events_per_second": fastest, "speed_up": fastest / pipeline_rate,
-                     **{f"regenerated_{key}": value for key, value in generator.last_regenerated.items()}}
-    return out

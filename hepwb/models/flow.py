@@ -1,11 +1,11 @@
 """A normalizing flow of analysis-level events for fast simulation (neural spline flow, Keras 2).
 
 Owns: the flow — Gaussian noise z (n, 20) mapped to the network table of
-``hepwb.eventdata.EventTransform`` by coupling layers, each of which moves half of the columns through
+``hepwb.samples.events.EventTransform`` by coupling layers, each of which moves half of the columns through
 monotonic rational-quadratic splines (Durkan et al. 2019, "Neural Spline Flows") whose knots an MLP
 computes from the other half (and from the conditions); its training by maximum likelihood, and
-sampling in one pass through the layers (no sequential, autoregressive step on the generation path). The generation path, checkpoints
-and scoring are ``hepwb.models.fastsim``'s, the same as the GAN's.
+sampling in one pass through the layers (no sequential, autoregressive step on the generation path). The
+generation path, checkpoints and scoring are ``hepwb.models.fastsim``'s, the same as the GAN's.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from hepwb.models.fastsim import EventGenerator
-from hepwb.models.taggers import set_seed
+from hepwb.models.training import set_seed
 
 
 def _mlp(n_inputs: int, n_outputs: int, hidden, name: str):
@@ -185,7 +185,7 @@ class EventFlow(EventGenerator):
 
     Parameters
     ----------
-    transform : a fitted ``hepwb.eventdata.EventTransform``; the flow models its table (n, 20).
+    transform : a fitted ``hepwb.samples.events.EventTransform``; the flow models its table (n, 20).
     n_layers, hidden, bins, bound : the ``SplineFlow``: coupling layers (even), each conditioner's hidden
         layers, spline bins on [-bound, bound] (standardised units).
     n_conditions : number of conditioning inputs (0: unconditional), given to every conditioner.
@@ -298,29 +298,26 @@ class EventFlow(EventGenerator):
         return self.flow.sample(z, conditions)
 
 
-#: what ``train`` takes from a notebook's ``flow`` settings beside ``EventFlow``'s own arguments
+#: what ``EventFlow.fit`` takes from a notebook's flow settings, beside ``EventFlow``'s own arguments
 TRAINING_SETTINGS = ("epochs", "batch_size", "checkpoint_every")
 
 
-def train(transform, table: np.ndarray, conditions: np.ndarray | None, settings: dict, *, validation=None,
-          seed: int = 1, progress: bool = True):
-    """Build and train an ``EventFlow`` from a settings dictionary (the notebook's ``flow`` parameter).
+def from_settings(transform, settings: dict, *, n_conditions: int = 0, seed: int = 1) -> tuple[EventFlow, dict]:
+    """An ``EventFlow`` built from a settings dictionary (a notebook's ``flow_settings``), and the keyword
+    arguments its ``fit`` takes from the same dictionary.
 
     ``settings``: any of ``EventFlow``'s keyword arguments (n_layers, hidden, bins, bound, learning_rate, ...)
-    and ``TRAINING_SETTINGS``; ``n_conditions`` follows from ``conditions`` (n, k) or None.
-    Returns (the flow, its training history).
+    and ``TRAINING_SETTINGS``; an unknown name is refused with the accepted ones.
     """
     import inspect
 
     allowed = set(inspect.signature(EventFlow).parameters) - {"transform", "n_conditions", "seed"}
     unknown = sorted(set(settings) - allowed - set(TRAINING_SETTINGS))
     if unknown:
-        raise ValueError(f"unknown flow settings {unknown}; expected some of {sorted(allowed | set(TRAINING_SETTINGS))}")
+        raise ValueError(f"unknown flow settings {unknown}; "
+                         f"expected some of {sorted(allowed | set(TRAINING_SETTINGS))}")
     architecture = {k: v for k, v in settings.items() if k not in TRAINING_SETTINGS}
     if "hidden" in architecture:
         architecture["hidden"] = tuple(architecture["hidden"])
-    model = EventFlow(transform, n_conditions=0 if conditions is None else conditions.shape[1], seed=seed,
-                      **architecture)
-    history = model.fit(table, conditions, validation=validation, progress=progress,
-                        **{k: v for k, v in settings.items() if k in TRAINING_SETTINGS})
-    return model, history
+    model = EventFlow(transform, n_conditions=n_conditions, seed=seed, **architecture)
+    return model, {k: v for k, v in settings.items() if k in TRAINING_SETTINGS}

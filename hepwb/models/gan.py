@@ -2,7 +2,7 @@
 
 Owns: the MLP generator and discriminator, training as a GAN (cross-entropy) or a WGAN-GP
 (Wasserstein critic with gradient penalty), the dimuon-mass regression term of the generator loss and
-optional conditioning on generator-level quantities. Preprocessing is ``hepwb.eventdata``'s;
+optional conditioning on generator-level quantities. Preprocessing is ``hepwb.samples.events``'s;
 the generation path, checkpoints and scoring are ``hepwb.models.fastsim``'s.
 """
 
@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from hepwb.models.fastsim import EventGenerator
-from hepwb.models.taggers import set_seed
+from hepwb.models.training import set_seed
 
 KINDS = ("gan", "wgan-gp")
 
@@ -41,7 +41,7 @@ class EventGAN(EventGenerator):
 
     Parameters
     ----------
-    transform : a fitted ``hepwb.eventdata.EventTransform``; the networks work in its table space.
+    transform : a fitted ``hepwb.samples.events.EventTransform``; the networks work in its table space.
     kind : "gan" (non-saturating cross-entropy) or "wgan-gp" (critic with gradient penalty, 5 critic
         steps per generator step).
     mass_weight : c in generator loss + c * MSE(m_ll) [GeV^2]; the MSE is between the sorted m_ll of the

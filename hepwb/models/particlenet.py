@@ -14,7 +14,8 @@ from __future__ import annotations
 import tensorflow as tf  # quiet already: hepwb.models sets TensorFlow's log level on import
 from tensorflow import keras
 
-from hepwb.models.layers import ApplyMask, MaskedMean, SelectFields
+from hepwb.models.layers import ApplyMask, MaskedMean, SelectFields, particle_inputs
+from hepwb.models.training import compiled, set_seed
 
 #: where padded particles are moved before the neighbour search (far beyond any real distance)
 _FAR_AWAY = 1e4
@@ -75,13 +76,11 @@ def particle_net(n_particles: int = 50, n_fields: int = 4, n_classes: int = 5, *
     """ParticleNet-style tagger. Inputs: particles (batch, n_particles, n_fields), mask (batch, n_particles).
 
     ``point_fields``: the particle fields of the first neighbour search (Δη, Δφ in
-    ``jetdata.PARTICLE_FIELDS``). ``real_particles`` (m, n_fields), the unpadded training particles,
+    ``samples.jets.PARTICLE_FIELDS``). ``real_particles`` (m, n_fields), the unpadded training particles,
     sets the standardising layer. The full ParticleNet has three blocks of (64,)*3, (128,)*3, (256,)*3
     and k = 16; these defaults keep the k and are sized for a CPU (Adam at 3e-3: at 1e-3 it learned
     half as fast in the first epochs, which is all a school run has).
     """
-    from hepwb.models.taggers import _compiled, particle_inputs, set_seed
-
     set_seed(seed)
     particles, mask, x = particle_inputs(n_particles, n_fields, real_particles)
     points = SelectFields(point_fields, name="eta_phi")(particles)
@@ -93,4 +92,4 @@ def particle_net(n_particles: int = 50, n_fields: int = 4, n_classes: int = 5, *
     x = keras.layers.Dense(head, activation="relu", name="fc")(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
-    return _compiled(keras.Model([particles, mask], outputs, name="particle_net"), learning_rate)
+    return compiled(keras.Model([particles, mask], outputs, name="particle_net"), learning_rate=learning_rate)

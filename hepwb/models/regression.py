@@ -3,15 +3,19 @@
 Owns: the traditional calibration (correction factors in bins of raw ET and |eta|, a look-up table as
 the firmware stores it), gradient-boosted trees (scikit-learn, convertible with conifer), a dense
 network on the window's summaries and its QKeras twin for hls4ml, and a small CNN on the 9 x 9 x 2
-towers. Every model predicts the correction factor true pT / raw ET (``hepwb.l1jets.target``).
-Inputs and targets come from ``hepwb.l1jets``; firmware from ``hepwb.fpga``.
+towers. Every model predicts the correction factor true pT / raw ET (``samples.l1_jets.target``); the
+networks train with ``training.train`` and predict with ``training.predict``. Inputs and targets come
+from ``hepwb.samples.l1_jets``; firmware from ``hepwb.fpga``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hepwb.models.taggers import set_seed, train
+from hepwb.models.training import compiled, set_seed
+
+#: the loss of every regressor: the mean absolute error aims at the median, the response physicists quote
+LOSS = "mean_absolute_error"
 
 #: raw-ET bin edges of the calibration table [GeV]: log-spaced, as the response changes fastest at low ET
 LUT_ET_EDGES = (0.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 65.0, 80.0, 100.0, 130.0, 170.0, 220.0, 300.0, 400.0, np.inf)
@@ -38,14 +42,12 @@ class LUTCalibration:
         return i, j
 
     def fit(self, raw_pt, abs_ieta, true_pt, *, min_jets: int = 10) -> LUTCalibration:
+        from scipy.stats import binned_statistic_2d
+
         raw_pt, true_pt = np.asarray(raw_pt, dtype=np.float64), np.asarray(true_pt, dtype=np.float64)
-        i, j = self._cells(raw_pt, abs_ieta)
-        factors = np.full((len(self.et_edges) - 1, len(self.ieta_edges) - 1), np.nan)
-        for a in range(factors.shape[0]):
-            for b in range(factors.shape[1]):
-                cell = (i == a) & (j == b)
-                if cell.sum() >= min_jets:
-                    factors[a, b] = np.median(true_pt[cell] / raw_pt[cell])
+        cells = dict(x=raw_pt, y=np.asarray(abs_ieta), values=true_pt / raw_pt, bins=[self.et_edges, self.ieta_edges])
+        factors = binned_statistic_2d(**cells, statistic="median").statistic
+        factors[binned_statistic_2d(**cells, statistic="count").statistic < min_jets] = np.nan
         for b in range(factors.shape[1]):  # fill empty cells from the nearest filled ET bin
             filled = np.flatnonzero(np.isfinite(factors[:, b]))
             if len(filled) == 0:
@@ -82,14 +84,6 @@ def boosted_trees(x_train, y_train, *, n_estimators: int = 100, max_depth: int =
     return model.fit(x_train, y_train)
 
 
-def _compiled(model, learning_rate: float):
-    from tensorflow import keras
-
-    # the mean absolute error aims at the median, the response physicists quote
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mean_absolute_error")
-    return model
-
-
 def dense_regressor(n_inputs: int, *, hidden=(32, 16), bits: int | None = None, learning_rate: float = 2e-3,
                     seed: int = 1):
     """Dense network: summaries -> hidden ReLU layers -> the correction factor.
@@ -107,7 +101,8 @@ def dense_regressor(n_inputs: int, *, hidden=(32, 16), bits: int | None = None, 
         for i, units in enumerate(hidden, start=1):
             x = keras.layers.Dense(units, activation="relu", name=f"fc{i}")(x)
         outputs = keras.layers.Dense(1, name="correction")(x)
-        return _compiled(keras.Model(inputs, outputs, name="dense_regressor"), learning_rate)
+        return compiled(keras.Model(inputs, outputs, name="dense_regressor"), loss=LOSS, learning_rate=learning_rate,
+                        metrics=())
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
     if not isinstance(bits, int) or not 4 <= bits <= 18:
@@ -116,9 +111,11 @@ def dense_regressor(n_inputs: int, *, hidden=(32, 16), bits: int | None = None, 
     for i, units in enumerate(hidden, start=1):
         x = QDense(units, kernel_quantizer=quantizer, bias_quantizer=quantizer, name=f"fc{i}")(x)
         x = QActivation(quantized_relu(bits, 2), name=f"relu{i}")(x)
-    outputs = QDense(1, kernel_quantizer=quantized_bits(bits, 1, alpha=1), bias_quantizer=quantized_bits(bits, 2, alpha=1),
+    outputs = QDense(1, kernel_quantizer=quantized_bits(bits, 1, alpha=1),
+                     bias_quantizer=quantized_bits(bits, 2, alpha=1),
                      name="correction")(x)
-    return _compiled(keras.Model(inputs, outputs, name=f"dense_regressor_{bits}bit"), learning_rate)
+    return compiled(keras.Model(inputs, outputs, name=f"dense_regressor_{bits}bit"), loss=LOSS,
+                    learning_rate=learning_rate, metrics=())
 
 
 def cnn_regressor(window: int = 9, n_extra: int = 2, *, filters=(8, 8), learning_rate: float = 2e-3, seed: int = 1):
@@ -136,14 +133,5 @@ def cnn_regressor(window: int = 9, n_extra: int = 2, *, filters=(8, 8), learning
     x = keras.layers.Concatenate(name="join")([keras.layers.Flatten(name="flatten")(x), extra])
     x = keras.layers.Dense(32, activation="relu", name="fc1")(x)
     outputs = keras.layers.Dense(1, name="correction")(x)
-    return _compiled(keras.Model([towers, extra], outputs, name="cnn_regressor"), learning_rate)
-
-
-def fit(model, x_train, y_train, x_val, y_val, **kwargs) -> dict:
-    """Train a regressor with early stopping (``hepwb.models.taggers.train``); returns the history."""
-    return train(model, x_train, y_train, x_val, y_val, **kwargs)
-
-
-def predict(model, x, batch_size: int = 4096) -> np.ndarray:
-    """The correction factors of a Keras regressor, shape (n,)."""
-    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(-1)
+    return compiled(keras.Model([towers, extra], outputs, name="cnn_regressor"), loss=LOSS,
+                    learning_rate=learning_rate, metrics=())

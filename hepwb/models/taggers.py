@@ -1,9 +1,10 @@
-"""Jet taggers: the hls4ml dense tagger, a particle-flow network, a jet-image CNN, a BDT baseline, and
-the constituent models of ``particlenet`` (graph network) and ``transformer`` (ParT-style).
+"""Jet taggers by name: the hls4ml dense tagger, a particle-flow network, a jet-image CNN, a BDT baseline,
+and the constituent models of ``particlenet`` (graph network) and ``transformer`` (ParT-style).
 
-Owns: building (Keras 2 from TensorFlow 2.14), training with early stopping, and saving/loading
-the hls4ml tagger together with its input scaler and feature list, in the form the trigger/FPGA
-notebook loads. Inputs come from ``hepwb.jetdata``; scores are judged by ``hepwb.metrics``.
+Owns: building each tagger for a ``samples.jets.JetSample``, the inputs each one takes, training and
+scoring one by name (``training.train`` for the Keras ones), and saving/loading the taggers with their
+input scaler and feature list, in the form the trigger/FPGA and robustness notebooks load. Scores are
+judged by ``hepwb.metrics``.
 """
 
 from __future__ import annotations
@@ -14,37 +15,23 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from tensorflow import keras
+
+from hepwb.messages import did_you_mean
+from hepwb.models.layers import MaskedSum, hls4ml_network, particle_inputs
+from hepwb.models.particlenet import particle_net
+from hepwb.models.training import compiled, predict, scaler_from_dict, scaler_to_dict, set_seed, train
+from hepwb.models.transformer import particle_transformer
 
 TAGGER_FILE, SCALER_FILE = "hls4ml_tagger.h5", "hls4ml_tagger_inputs.json"
 
 
-def set_seed(seed: int) -> None:
-    """Seed Python, numpy and TensorFlow, and make TF ops deterministic on the CPU."""
-    import tensorflow as tf
-
-    tf.keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
 def dense_tagger(n_features: int = 16, n_classes: int = 5, *, l1: float = 1e-4, seed: int = 1):
-    """The hls4ml benchmark tagger: Dense 64-32-32-n_classes, ReLU, softmax, L1 on the kernels.
-
-    Input: standardised high-level features, shape (batch, n_features).
-    """
-    from tensorflow import keras
-
+    """The hls4ml benchmark tagger: Dense 64-32-32-n_classes, ReLU, softmax, L1 on the kernels
+    (``layers.hls4ml_network``). Input: standardised high-level features, shape (batch, n_features)."""
     set_seed(seed)
-    regulariser = keras.regularizers.l1(l1)
     inputs = keras.Input((n_features,), name="features")
-    x = inputs
-    for i, units in enumerate((64, 32, 32), start=1):
-        x = keras.layers.Dense(units, kernel_initializer="lecun_uniform", kernel_regularizer=regulariser,
-                               name=f"fc{i}")(x)
-        x = keras.layers.Activation("relu", name=f"relu{i}")(x)
-    x = keras.layers.Dense(n_classes, kernel_initializer="lecun_uniform", kernel_regularizer=regulariser,
-                           name="output")(x)
-    outputs = keras.layers.Activation("softmax", name="softmax")(x)
-    return _compiled(keras.Model(inputs, outputs, name="hls4ml_tagger"))
+    return compiled(keras.Model(inputs, hls4ml_network(inputs, n_classes, l1=l1), name="hls4ml_tagger"))
 
 
 def particle_flow_network(n_particles: int = 50, n_fields: int = 4, n_classes: int = 5, *,
@@ -55,10 +42,6 @@ def particle_flow_network(n_particles: int = 50, n_fields: int = 4, n_classes: i
     particles; padded slots are multiplied by 0 before the sum, so they cannot contribute.
     ``real_particles`` (m, n_fields), the unpadded training particles, sets a standardising layer.
     """
-    from tensorflow import keras
-
-    from hepwb.models.layers import MaskedSum
-
     set_seed(seed)
     particles, mask, x = particle_inputs(n_particles, n_fields, real_particles)
     for i, units in enumerate(phi_sizes, start=1):
@@ -67,36 +50,11 @@ def particle_flow_network(n_particles: int = 50, n_fields: int = 4, n_classes: i
     for i, units in enumerate(f_sizes, start=1):
         x = keras.layers.Dense(units, activation="relu", name=f"f{i}")(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
-    return _compiled(keras.Model([particles, mask], outputs, name="particle_flow_network"))
-
-
-def particle_inputs(n_particles: int, n_fields: int, real_particles=None):
-    """The inputs of a constituent tagger, particles (batch, n_particles, n_fields) and mask (batch,
-    n_particles), and the particles standardised with the moments of ``real_particles`` when given."""
-    from tensorflow import keras
-
-    particles = keras.Input((n_particles, n_fields), name="particles")
-    mask = keras.Input((n_particles,), name="mask")
-    x = particles if real_particles is None else standardising_layer(real_particles)(particles)
-    return particles, mask, x
-
-
-def standardising_layer(values, name: str = "standardise"):
-    """A Keras Normalization layer set to the mean and variance of ``values`` (m, n_fields) per field.
-
-    Computed with NumPy and passed in: ``Normalization.adapt`` streams NumPy input in batches of 32
-    and took 10 s for the half million particles of a school run.
-    """
-    from tensorflow import keras
-
-    values = np.asarray(values, dtype=np.float64)
-    return keras.layers.Normalization(axis=-1, mean=values.mean(axis=0), variance=values.var(axis=0), name=name)
+    return compiled(keras.Model([particles, mask], outputs, name="particle_flow_network"))
 
 
 def jet_image_cnn(image_size: int = 32, n_classes: int = 5, *, filters=(16, 32, 32), seed: int = 1):
     """A small CNN on preprocessed jet images, input (batch, image_size, image_size)."""
-    from tensorflow import keras
-
     set_seed(seed)
     inputs = keras.Input((image_size, image_size), name="image")
     x = keras.layers.Reshape((image_size, image_size, 1))(inputs)
@@ -106,41 +64,7 @@ def jet_image_cnn(image_size: int = 32, n_classes: int = 5, *, filters=(16, 32, 
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dense(64, activation="relu", name="fc")(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
-    return _compiled(keras.Model(inputs, outputs, name="jet_image_cnn"))
-
-
-def _compiled(model, learning_rate: float = 1e-3):
-    from tensorflow import keras
-
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    return model
-
-
-def train(model, x_train, y_train, x_val, y_val, *, epochs: int = 30, batch_size: int = 256, patience: int = 5,
-          callbacks=(), seed: int = 1, first_monitored_epoch: int = 0) -> dict:
-    """Fit with early stopping on the validation loss (best weights restored).
-
-    Epochs before ``first_monitored_epoch`` are neither a reason to stop nor candidates for the best
-    weights (a pruned model's first epochs, before its mask exists). Returns the history dict plus
-    ``seconds`` and ``jets_per_second`` (training throughput).
-    """
-    from tensorflow import keras
-
-    if epochs < 1 or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be positive, got epochs={epochs}, batch_size={batch_size}")
-    set_seed(seed)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True,
-                                         start_from_epoch=first_monitored_epoch)
-    started = time.perf_counter()
-    history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch_size,
-                        callbacks=[stop, *callbacks], verbose=0, shuffle=True)
-    seconds = time.perf_counter() - started
-    result = dict(history.history)
-    n_epochs = len(result["loss"])
-    result["seconds"] = seconds
-    result["jets_per_second"] = n_epochs * len(y_train) / seconds
-    return result
+    return compiled(keras.Model(inputs, outputs, name="jet_image_cnn"))
 
 
 def gradient_boosted_baseline(x_train, y_train, *, max_iter: int = 200, seed: int = 1):
@@ -152,41 +76,21 @@ def gradient_boosted_baseline(x_train, y_train, *, max_iter: int = 200, seed: in
     return model.fit(x_train, y_train)
 
 
-class StandardScaler:
-    """Feature standardisation saved as JSON (mean and scale per named feature), no pickle."""
-
-    def __init__(self, mean=None, scale=None, features=()):
-        self.mean = None if mean is None else np.asarray(mean, dtype=np.float64)
-        self.scale = None if scale is None else np.asarray(scale, dtype=np.float64)
-        self.features = tuple(features)
-
-    def fit(self, x, features=()):
-        self.mean = x.mean(axis=0)
-        self.scale = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
-        self.features = tuple(features)
-        return self
-
-    def transform(self, x) -> np.ndarray:
-        return ((x - self.mean) / self.scale).astype(np.float32)
-
-
-def save_tagger(directory: str | Path, model, scaler: StandardScaler, classes) -> Path:
-    """Save the hls4ml tagger (Keras 2 HDF5) with its scaler, feature list and class names."""
+def save_tagger(directory: str | Path, model, scaler, classes) -> Path:
+    """Save the hls4ml tagger (Keras 2 HDF5) with its input scaler (scikit-learn's ``StandardScaler``,
+    fitted on ``JetSample.feature_table()``: its feature names come along) and the class names."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # HDF5 on purpose: hls4ml's Keras-2 converter reads it
         warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file")
         model.save(directory / TAGGER_FILE)
-    inputs = {"features": list(scaler.features), "mean": scaler.mean.tolist(), "scale": scaler.scale.tolist(),
-              "classes": list(classes)}
+    inputs = {**scaler_to_dict(scaler), "classes": list(classes)}
     (directory / SCALER_FILE).write_text(json.dumps(inputs, indent=2) + "\n")
     return directory
 
 
 def load_tagger(directory: str | Path):
     """Load what ``save_tagger`` wrote: returns (model, scaler, classes)."""
-    from tensorflow import keras
-
     directory = Path(directory)
     missing = [f for f in (TAGGER_FILE, SCALER_FILE) if not (directory / f).exists()]
     if missing:
@@ -194,7 +98,7 @@ def load_tagger(directory: str | Path):
                                 "run 01_jet_tagging with this output_dir first")
     inputs = json.loads((directory / SCALER_FILE).read_text())
     model = keras.models.load_model(directory / TAGGER_FILE)
-    return model, StandardScaler(inputs["mean"], inputs["scale"], inputs["features"]), tuple(inputs["classes"])
+    return model, scaler_from_dict(inputs), tuple(inputs["classes"])
 
 
 MODEL_NAMES = ("hls4ml", "pfn", "cnn", "bdt", "particlenet", "part")
@@ -208,7 +112,8 @@ def check_models(models, sample=None) -> list[str]:
     models = [models] if isinstance(models, str) else list(models)
     unknown = [m for m in models if m not in MODEL_NAMES]
     if unknown or not models:
-        raise ValueError(f"unknown model(s) {unknown or models}; choose from {list(MODEL_NAMES)}")
+        hint = did_you_mean(unknown[0], MODEL_NAMES) if unknown else ""
+        raise ValueError(f"unknown model(s) {unknown or models}{hint}; choose from {list(MODEL_NAMES)}")
     usable = []
     for name in models:
         view = _NEEDS.get(name)
@@ -219,10 +124,10 @@ def check_models(models, sample=None) -> list[str]:
     return usable
 
 
-def model_inputs(name: str, sample, scaler: StandardScaler | None = None):
-    """The arrays model ``name`` takes for a JetSample."""
-    if name in ("hls4ml",):
-        return scaler.transform(sample.features)
+def model_inputs(name: str, sample, scaler=None):
+    """The arrays model ``name`` takes for a JetSample; ``scaler``: the fitted ``StandardScaler`` of "hls4ml"."""
+    if name == "hls4ml":
+        return scaler.transform(sample.feature_table()).astype(np.float32)
     if name == "bdt":
         return sample.features
     if name in PARTICLE_MODELS:
@@ -245,23 +150,20 @@ def build(name: str, train_sample, *, seed: int = 1):
     if name == "cnn":
         return jet_image_cnn(train_sample.images.shape[1], n_classes, seed=seed)
     if name == "particlenet":
-        from hepwb.models.particlenet import particle_net
-
         return particle_net(*train_sample.particles.shape[1:], n_classes,
                             real_particles=train_sample.particles[train_sample.mask], seed=seed)
     if name == "part":
-        from hepwb.models.transformer import particle_transformer
-
         return particle_transformer(*train_sample.particles.shape[1:], n_classes,
                                     real_particles=train_sample.particles[train_sample.mask],
                                     training_jets=(train_sample.particles, train_sample.mask), seed=seed)
     raise ValueError(f"unknown model {name!r}; choose from {list(MODEL_NAMES)}")
 
 
-def fit_and_score(name: str, train_sample, val_sample, test_sample, *, model=None,
-                  scaler: StandardScaler | None = None, epochs: int = 30, batch_size: int = 256, patience: int = 5,
+def train_and_score(name: str, train_sample, val_sample, test_sample, *, model=None,
+                  scaler=None, epochs: int = 30, batch_size: int = 256, patience: int = 5,
                   seed: int = 1, callbacks=()):
-    """Train (early stopping on the validation split) and score one model on the test split.
+    """Train one tagger by name (``training.train`` for the Keras ones: early stopping on the validation
+    split) and score it on the test split.
 
     ``model``: a Keras model from ``build`` (built here when None). Returns (model, history dict with
     ``seconds`` and ``jets_per_second``, test scores (n, n_classes)).
@@ -271,26 +173,26 @@ def fit_and_score(name: str, train_sample, val_sample, test_sample, *, model=Non
         model = gradient_boosted_baseline(train_sample.features, train_sample.labels, seed=seed)
         seconds = time.perf_counter() - started
         history = {"seconds": seconds, "jets_per_second": model.n_iter_ * len(train_sample) / seconds}
-        return model, history, predict(name, model, test_sample)
+        return model, history, scores(name, model, test_sample)
     if model is None:
         model = build(name, train_sample, seed=seed)
     history = train(model, model_inputs(name, train_sample, scaler), train_sample.labels,
                     model_inputs(name, val_sample, scaler), val_sample.labels, epochs=epochs,
                     batch_size=batch_size, patience=patience, callbacks=callbacks, seed=seed)
-    return model, history, predict(name, model, test_sample, scaler)
+    return model, history, scores(name, model, test_sample, scaler)
 
 
-def predict(name: str, model, sample, scaler: StandardScaler | None = None) -> np.ndarray:
-    """Class scores (n, n_classes) of model ``name`` for a JetSample (batches of 512 keep memory low)."""
+def scores(name: str, model, sample, scaler=None) -> np.ndarray:
+    """Class scores (n, n_classes) of tagger ``name`` for a JetSample (batches of 512 keep memory low)."""
     if name == "bdt":
         return model.predict_proba(sample.features)
-    return model.predict(model_inputs(name, sample, scaler), verbose=0, batch_size=512)
+    return predict(model, model_inputs(name, sample, scaler), batch_size=512)
 
 
 MODELS_FILE = "taggers.json"
 
 
-def save_models(directory: str | Path, fitted: dict, sample, scaler: StandardScaler) -> Path:
+def save_models(directory: str | Path, fitted: dict, sample, scaler) -> Path:
     """Save every trained tagger of a run for later scoring (``load_models``): Keras models as
     ``NAME.keras``, the boosted trees with joblib (scikit-learn's own way; load only files you made),
     and ``taggers.json`` with the inputs they expect (classes, features and scaler, particles per jet,
@@ -304,22 +206,17 @@ def save_models(directory: str | Path, fitted: dict, sample, scaler: StandardSca
             joblib.dump(model, directory / "bdt.joblib")
         else:
             model.save(directory / f"{name}.keras")
-    inputs = {"models": list(fitted), "classes": list(sample.classes), "features": list(scaler.features),
-              "mean": scaler.mean.tolist(), "scale": scaler.scale.tolist(),
+    inputs = {"models": list(fitted), "classes": list(sample.classes), **scaler_to_dict(scaler),
               "max_particles": None if sample.particles is None else int(sample.particles.shape[1]),
               "image_size": None if sample.images is None else int(sample.images.shape[1])}
     (directory / MODELS_FILE).write_text(json.dumps(inputs, indent=2) + "\n")
     return directory
 
 
-def load_models(directory: str | Path) -> tuple[dict, StandardScaler, dict]:
-    """What ``save_models`` wrote: ({name: model}, scaler, inputs dict with ``max_particles`` etc.)."""
+def load_models(directory: str | Path) -> tuple[dict, object, dict]:
+    """What ``save_models`` wrote: ({name: model}, scaler, inputs dict with ``max_particles`` etc.).
+    The custom layers of the constituent taggers are registered with Keras by this module's imports."""
     import joblib
-    from tensorflow import keras
-
-    import hepwb.models.layers  # noqa: F401  (registers the custom layers with Keras)
-    import hepwb.models.particlenet  # noqa: F401
-    import hepwb.models.transformer  # noqa: F401
 
     directory = Path(directory)
     if not (directory / MODELS_FILE).exists():
@@ -328,4 +225,4 @@ def load_models(directory: str | Path) -> tuple[dict, StandardScaler, dict]:
     inputs = json.loads((directory / MODELS_FILE).read_text())
     models = {name: joblib.load(directory / "bdt.joblib") if name == "bdt"
               else keras.models.load_model(directory / f"{name}.keras") for name in inputs["models"]}
-    return models, StandardScaler(inputs["mean"], inputs["scale"], inputs["features"]), inputs
+    return models, scaler_from_dict(inputs), inputs

@@ -14,7 +14,8 @@ import numpy as np
 import tensorflow as tf  # quiet already: hepwb.models sets TensorFlow's log level on import
 from tensorflow import keras
 
-from hepwb.models.layers import ApplyMask, SelectFields
+from hepwb.models.layers import ApplyMask, SelectFields, particle_inputs, standardising_layer
+from hepwb.models.training import compiled, set_seed
 
 #: names of the pair (interaction) features, in the order of ``pair_features``
 PAIR_FEATURES = ("ln_kt", "ln_z", "ln_delta_r", "ln_m2")
@@ -26,7 +27,7 @@ def pair_features(particles, mask, *, fields=(0, 1, 2)):
     """(B, N, N, 4) pair features ln kT, ln z, ln ΔR, ln m² of massless particles, zero on the
     diagonal and for pairs with a padded particle.
 
-    ``particles`` (B, N, C) with ln(pT/pT_jet), Δη, Δφ at ``fields`` (``jetdata.PARTICLE_FIELDS``);
+    ``particles`` (B, N, C) with ln(pT/pT_jet), Δη, Δφ at ``fields`` (``samples.jets.PARTICLE_FIELDS``);
     momenta are relative to the jet pT, which shifts ln kT and ln m² by a constant per jet.
     """
     mask = tf.cast(mask, tf.float32)
@@ -120,8 +121,6 @@ def particle_transformer(n_particles: int = 50, n_fields: int = 4, n_classes: in
     mask) of some training jets standardise the pair features (their real pairs only). ParT itself has
     dim 128, 8 heads, 8 particle and 2 class-attention blocks; the defaults are sized for a CPU.
     """
-    from hepwb.models.taggers import _compiled, particle_inputs, set_seed, standardising_layer
-
     set_seed(seed)
     particles, mask, x = particle_inputs(n_particles, n_fields, real_particles)
     x = ApplyMask(name="mask_inputs")([x, mask])
@@ -155,4 +154,4 @@ def particle_transformer(n_particles: int = 50, n_fields: int = 4, n_classes: in
                               f"class{i}_ffn")
     x = keras.layers.Flatten(name="jet")(keras.layers.LayerNormalization(name="head_norm")(token))
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
-    return _compiled(keras.Model([particles, mask], outputs, name="particle_transformer"), learning_rate)
+    return compiled(keras.Model([particles, mask], outputs, name="particle_transformer"), learning_rate=learning_rate)

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from hepwb.models.layers import hls4ml_network
+from hepwb.models.training import compiled, predict, set_seed
+
 
 def dropout_tagger(n_features: int = 16, n_classes: int = 5, *, rate: float = 0.1, seed: int = 1):
-    """The hls4ml tagger (Dense 64-32-32-n_classes) with dropout after each hidden layer."""
+    """The hls4ml tagger (Dense 64-32-32-n_classes, ``layers.hls4ml_network``) with dropout after each
+    hidden layer."""
     from tensorflow import keras
-
-    from hepwb.models.taggers import _compiled, set_seed
 
     set_seed(seed)
     inputs = keras.Input((n_features,), name="features")
-    x = inputs
-    for i, units in enumerate((64, 32, 32), start=1):
-        x = keras.layers.Dense(units, activation="relu", kernel_initializer="lecun_uniform", name=f"fc{i}")(x)
-        x = keras.layers.Dropout(rate, seed=seed + i, name=f"dropout{i}")(x)
-    outputs = keras.layers.Dense(n_classes, activation="softmax", name="output")(x)
-    return _compiled(keras.Model(inputs, outputs, name="dropout_tagger"))
+    outputs = hls4ml_network(inputs, n_classes, dropout=rate, seed=seed)
+    return compiled(keras.Model(inputs, outputs, name="dropout_tagger"))
 
 
 def spread(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +36,7 @@ def spread(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def ensemble_predict(models, x) -> tuple[np.ndarray, np.ndarray]:
     """(mean scores (n, C), spread (n,)) of a list of Keras models on the same inputs."""
-    return spread([model.predict(x, verbose=0, batch_size=512) for model in models])
+    return spread([predict(model, x, batch_size=512) for model in models])
 
 
 def mc_dropout_predict(model, x, *, n_samples: int = 30) -> tuple[np.ndarray, np.ndarray]:

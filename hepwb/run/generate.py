@@ -103,7 +103,8 @@ def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, schedul
     total = sum(c.n_events for c in chunks)
     started = time.time()
     n_generated = 0
-    with data.TreeWriter(output, recipe.tree, format=format, compression=compression) as writer, _progress(total, f"{name} (seed {seed})", progress) as bar:
+    with data.TreeWriter(output, recipe.tree, format=format, compression=compression) as writer, \
+            _progress(total, f"{name} (seed {seed})", progress) as bar:
         for result in _results_in_order(name, seed, chunks, workers, scheduler, variation):
             writer.extend(result["events"])
             n_generated += result["n_generated"]

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from hepwb import PROJECT_DIR
+from hepwb.constants import BUNCH_CROSSING_RATE_HZ
 from hepwb.data import atomic_path
 from hepwb.notebook import metric_key
 
@@ -56,14 +57,16 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 
 def _root_data(m: dict) -> list[str]:
     rows = [["Z mass, simulated (Voigt fit)", m["z_mass_fit_gev"]], ["Z width Γ", m["z_width_fit_gev"]],
-            ["dimuon resolution σ", m["z_resolution_fit_gev"]], ["Z mass, CMS 2010 open data", m["cms2010_z_mass_fit_gev"]],
+            ["dimuon resolution σ", m["z_resolution_fit_gev"]],
+            ["Z mass, CMS 2010 open data", m["cms2010_z_mass_fit_gev"]],
             *[[f"groomed {name} jet mass peak", m[f"{name}_groomed_mass_peak_gev"]] for name in ("W", "Z", "top")]]
     return _table(["quantity", "GeV"], rows)
 
 
 def _jet_tagging(m: dict) -> list[str]:
     models = [name for name in TAGGERS if f"{name}_accuracy" in m]
-    header = ["model", "accuracy", "mean AUC", *[f"AUC {c}" for c in CLASSES], *[f"1/ε_B at 50 %: {c}" for c in CLASSES]]
+    header = ["model", "accuracy", "mean AUC", *[f"AUC {c}" for c in CLASSES],
+              *[f"1/ε_B at 50 %: {c}" for c in CLASSES]]
     rows = [[TAGGERS[name], m[f"{name}_accuracy"], m[f"{name}_mean_auc"], *[m[f"{name}_auc_{c}"] for c in CLASSES],
              *[round(m[f"{name}_rej50_{c}"], 1) for c in CLASSES]] for name in models]
     return [f"{_number(m['n_jets'])} jets (60 % train, 20 % validation, 20 % test).", ""] + _table(header, rows)
@@ -77,7 +80,8 @@ def _gan_fastsim(m: dict) -> list[str]:
     measures = {"KS distance of m_μμ": "ks_m_ll", "largest KS distance of a feature": "ks_max",
                 "FPD (Fréchet physics distance)": "fpd", "KPD (kernel physics distance)": "kpd",
                 "classifier two-sample AUC (0.5: indistinguishable)": "classifier_auc"}
-    rows = [[label, *[m[metric_key(model, key)] for model in models], m[f"real_{key}"]] for label, key in measures.items()]
+    rows = [[label, *[m[metric_key(model, key)] for model in models], m[f"real_{key}"]]
+            for label, key in measures.items()]
     derived = {"FPD over its floor": "fpd_over_real", "tail bins within 2σ: m_μμ and missing ET": "tails_m_ll_met",
                "tail bins within 2σ: every feature": "tails_all", "events / s on one core": "events_per_second",
                "speed-up over Pythia + detector + FastJet": "speed_up"}
@@ -93,18 +97,21 @@ def _anomaly_detection(m: dict) -> list[str]:
     signals = sorted({key[len("AE_"):-len("_tpr")] for key in m if key.startswith("AE_") and key.endswith("_tpr")
                       and not key.endswith("_tpr_error")})
     rows = [[s, *[m[f"{model}_{s}_tpr"] for model in ("AE", "VAE_reconstruction", "VAE_KL", "PCA")],
-             m[f"AE_{s}_auc"], m[f"PCA_{s}_auc"], m[f"best_{s}_beats_pca"], m.get(f"hls4ml_{s}_tpr_relative_difference")]
+             m[f"AE_{s}_auc"], m[f"PCA_{s}_auc"], m[f"best_{s}_beats_pca"],
+             m.get(f"hls4ml_{s}_tpr_relative_difference")]
             for s in signals]
-    lines = [f"TPR at FPR = {m['fpr']:.1e} ({m['fpr'] * 40e3:.1f} kHz of 40 MHz), {_number(m['n_background_test'])} background "
-             "test events.", ""]
+    rate = BUNCH_CROSSING_RATE_HZ
+    lines = [f"TPR at FPR = {m['fpr']:.1e} ({m['fpr'] * rate / 1e3:.1f} kHz of {rate / 1e6:g} MHz), "
+             f"{_number(m['n_background_test'])} background test events.", ""]
     lines += _table(["signal", "AE TPR", "VAE reco TPR", "VAE KL TPR", "PCA TPR", "AE AUC", "PCA AUC",
                      "best beats PCA", "hls4ml vs QKeras TPR (relative)"], rows)
-    faults = sorted({key[len("fault_"):-len("_flagged")] for key in m if key.startswith("fault_") and key.endswith("_flagged")})
+    faults = sorted({key[len("fault_"):-len("_flagged")] for key in m
+                     if key.startswith("fault_") and key.endswith("_flagged")})
     lines += _table(["detector fault", "faulty events flagged", "run p-value", "blamed object"],
                     [[f, m[f"fault_{f}_flagged"], m[f"fault_{f}_run_p_value"], m[f"fault_{f}_blamed"]] for f in faults])
-    lines += [f"Jets: image autoencoder trained on QCD flags top jets with AUC {m['jets_qcd_trained_auc']:.3f}; trained on "
-              f"top jets it flags QCD jets with AUC {m['jets_top_trained_auc']:.3f} (the complexity bias). QKeras vs "
-              f"hls4ml C-simulation score correlation {m['hls4ml_score_correlation']:.4f}.", ""]
+    lines += [f"Jets: image autoencoder trained on QCD flags top jets with AUC {m['jets_qcd_trained_auc']:.3f}; "
+              f"trained on top jets it flags QCD jets with AUC {m['jets_top_trained_auc']:.3f} (the complexity bias). "
+              f"QKeras vs hls4ml C-simulation score correlation {m['hls4ml_score_correlation']:.4f}.", ""]
     return lines
 
 

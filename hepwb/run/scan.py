@@ -75,7 +75,8 @@ def plan_points(notebook: Path, overrides: dict, *, seeds: int | None = None, po
     fixed, scanned = split_overrides(notebook, overrides)
     if points is not None:
         if scanned:
-            raise ValueError(f"give the points either as a list or as -p lists, not both (lists given for {sorted(scanned)})")
+            raise ValueError("give the points either as a list or as -p lists, not both "
+                             f"(lists given for {sorted(scanned)})")
         if not points or not all(isinstance(p, dict) and p for p in points):
             raise ValueError("the points must be a non-empty list of name -> value mappings")
         grid = [dict(p) for p in points]

@@ -1,1 +1,2 @@
-"""Event generation: Pythia 8 -> parametrised detector -> FastJet, one recipe per dataset."""
+"""Event generation: Pythia 8 (``pythia``) -> the parametrised detector (``detector``, with the Level-1 jet
+finder of ``trigger``) -> FastJet and the substructure ``features``, one recipe per dataset (``recipes``)."""

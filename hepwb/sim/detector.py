@@ -34,6 +34,9 @@ from dataclasses import asdict, dataclass
 
 import awkward as ak
 import numpy as np
+import vector
+
+from hepwb.constants import CHARGED_PION_MASS, ELECTRON_MASS, MUON_MASS
 
 VERSION = "hepwb-detector-1.2"  # 1.1: calorimeter_energy_scale; 1.2: Level-1 towers (``simulate`` as in 1.0)
 
@@ -44,8 +47,6 @@ KINDS = {"charged_hadron": 0, "electron": 1, "muon": 2, "photon": 3, "neutral_ha
 # e-, mu-, pi+, K+, p, Sigma-, Sigma+, Xi-, Omega-. Everything else reaching the detector is neutral.
 _CHARGE_OF_POSITIVE_ID = {11: -1, 13: -1, 211: 1, 321: 1, 2212: 1, 3112: -1, 3222: 1, 3312: -1, 3334: -1}
 _INVISIBLE_IDS = (12, 14, 16)  # neutrinos
-_MUON_MASS = 0.10566  # GeV
-_PION_MASS = 0.13957  # GeV
 
 
 @dataclass(frozen=True)
@@ -138,12 +139,13 @@ def charge_of(pdg_id: np.ndarray) -> np.ndarray:
 
 
 def _kinematics(truth: TruthParticles):
-    """Per particle: event number, |PDG id|, pT, eta (+-10 along the beam), phi."""
+    """Per particle: event number, |PDG id|, pT, eta (+-10 along the beam, where pT = 0), phi."""
     event = np.repeat(np.arange(len(truth.counts)), truth.counts)
-    pt = np.hypot(truth.px, truth.py)
-    eta = np.arcsinh(np.divide(truth.pz, pt, out=np.zeros_like(pt), where=pt > 0))
-    eta = np.where(pt > 0, eta, np.sign(truth.pz) * 10.0)
-    return event, np.abs(truth.pdg_id), pt, eta, np.arctan2(truth.py, truth.px)
+    momentum = vector.array({"px": truth.px, "py": truth.py, "pz": truth.pz})
+    pt = momentum.rho
+    with np.errstate(divide="ignore", invalid="ignore"):  # a particle along the beam has no finite eta
+        eta = np.where(pt > 0, momentum.eta, np.sign(truth.pz) * 10.0)
+    return event, np.abs(truth.pdg_id), pt, eta, momentum.phi
 
 
 def _relative_resolution(pt, constant, slope):
@@ -180,7 +182,8 @@ def _calorimeter(event, energy, eta, phi, rng, *, eta_max, cell_eta, cells_phi, 
     return cell_event, measured[keep], c_eta, c_phi
 
 
-def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector = DEFAULT) -> tuple[ak.Array, np.ndarray]:
+def simulate(truth: TruthParticles, rng: np.random.Generator,
+             detector: Detector = DEFAULT) -> tuple[ak.Array, np.ndarray]:
     """Reconstruct particle-flow candidates from generator-level final-state particles.
 
     Parameters
@@ -223,7 +226,8 @@ def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector
     to_calo = visible & ~tracked & ~is_muon
     electromagnetic = to_calo & ((absid == 22) | (absid == 11)) & (np.abs(eta) < d.ecal_eta_max)
     hadronic = to_calo & ~electromagnetic & (np.abs(eta) < d.hcal_eta_max)
-    ecal = _calorimeter(event[electromagnetic], truth.energy[electromagnetic], eta[electromagnetic], phi[electromagnetic], rng,
+    ecal = _calorimeter(event[electromagnetic], truth.energy[electromagnetic], eta[electromagnetic],
+                        phi[electromagnetic], rng,
                         eta_max=d.ecal_eta_max, cell_eta=d.ecal_cell_eta, cells_phi=d.ecal_cells_phi,
                         stochastic=d.ecal_stochastic, constant=d.ecal_constant, threshold=d.ecal_cell_threshold,
                         scale=d.calorimeter_energy_scale)
@@ -236,8 +240,8 @@ def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector
     if d.hot_calorimeter_cell is not None:  # a noisy HCAL cell reads energy in every event
         hot_eta, hot_phi, hot_energy = d.hot_calorimeter_cell
         reading = np.maximum(hot_energy * (1 + 0.3 * rng.standard_normal(n_events)), 0.0)
-        hcal = tuple(np.concatenate([a, b]) for a, b in zip(hcal, (np.arange(n_events), reading,
-                                                                    np.full(n_events, hot_eta), np.full(n_events, hot_phi))))
+        hot = (np.arange(n_events), reading, np.full(n_events, hot_eta), np.full(n_events, hot_phi))
+        hcal = tuple(np.concatenate([a, b]) for a, b in zip(hcal, hot))
 
     # charged-hadron subtraction: tracks from pileup vertices are identified and dropped
     keep_trk = truth.vertex[tracked] == 0
@@ -252,9 +256,9 @@ def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector
                     vertex=np.broadcast_to(vertex, n))
 
     trk_kind = np.where(absid[tracked] == 11, KINDS["electron"], KINDS["charged_hadron"])
-    trk_mass = np.where(absid[tracked] == 11, 0.000511, _PION_MASS)
+    trk_mass = np.where(absid[tracked] == 11, ELECTRON_MASS, CHARGED_PION_MASS)
     blocks = [
-        block(event[muon_found], mu_pt, eta[muon_found], phi[muon_found], _MUON_MASS, charge[muon_found],
+        block(event[muon_found], mu_pt, eta[muon_found], phi[muon_found], MUON_MASS, charge[muon_found],
               KINDS["muon"], truth.vertex[muon_found]),
         block(event[tracked][keep_trk], trk_pt[keep_trk], eta[tracked][keep_trk], phi[tracked][keep_trk],
               trk_mass[keep_trk], charge[tracked][keep_trk], trk_kind[keep_trk], 0),
@@ -264,7 +268,7 @@ def simulate(truth: TruthParticles, rng: np.random.Generator, detector: Detector
     flat = {k: np.concatenate([np.asarray(b[k]) for b in blocks]) for k in blocks[0]}
     order = np.lexsort((-flat["pt"], flat["event"]))  # by event, then decreasing pT
     flat = {k: v[order] for k, v in flat.items()}
-    flat["energy"] = np.sqrt((flat["pt"] * np.cosh(flat["eta"])) ** 2 + flat["mass"] ** 2)
+    flat["energy"] = vector.array({"pt": flat["pt"], "eta": flat["eta"], "phi": flat["phi"], "mass": flat["mass"]}).E
     counts = np.bincount(flat.pop("event"), minlength=n_events)
     # float64 until storage: float32 four-momenta of TeV jets give E^2 - p^2 < 0 for light systems
     dtypes = dict(pt=np.float64, eta=np.float64, phi=np.float64, mass=np.float64, energy=np.float64,
@@ -281,14 +285,16 @@ def particle_level(truth: TruthParticles) -> tuple[ak.Array, np.ndarray]:
     visible = ~np.isin(absid, _INVISIBLE_IDS)
     counts = np.bincount(np.repeat(np.arange(len(truth.counts)), truth.counts)[visible],
                          minlength=len(truth.counts))
-    px, py, pz, energy = (a[visible] for a in (truth.px, truth.py, truth.pz, truth.energy))
-    pt = np.hypot(px, py)
+    momentum = vector.array({"px": truth.px[visible], "py": truth.py[visible], "pz": truth.pz[visible],
+                             "E": truth.energy[visible]})
+    pt = momentum.pt
     charge = charge_of(truth.pdg_id[visible])
     kind = np.select([absid[visible] == 13, absid[visible] == 11, charge != 0, absid[visible] == 22],
                      [KINDS["muon"], KINDS["electron"], KINDS["charged_hadron"], KINDS["photon"]],
                      KINDS["neutral_hadron"])
-    columns = dict(pt=pt, eta=np.arcsinh(pz / np.maximum(pt, 1e-12)), phi=np.arctan2(py, px),
-                   mass=np.sqrt(np.maximum(energy**2 - pt**2 - pz**2, 0.0)), energy=energy,
+    with np.errstate(divide="ignore", invalid="ignore"):  # a particle along the beam: eta as at pT = 1e-12 GeV
+        eta = np.where(pt > 0, momentum.eta, np.arcsinh(momentum.pz / 1e-12))
+    columns = dict(pt=pt, eta=eta, phi=momentum.phi, mass=np.maximum(momentum.mass, 0.0), energy=momentum.E,
                    charge=charge, kind=kind.astype(np.int8), vertex=truth.vertex[visible].astype(np.int16))
     order = np.lexsort((-pt, np.repeat(np.arange(len(counts)), counts)))  # by event, then decreasing pT
     candidates = ak.zip({k: ak.unflatten(v[order], counts) for k, v in columns.items()})
@@ -314,7 +320,8 @@ def tower_centres(detector: Detector = DEFAULT) -> tuple[np.ndarray, np.ndarray]
     return eta, phi
 
 
-def l1_towers(truth: TruthParticles, rng: np.random.Generator, detector: Detector = DEFAULT) -> tuple[np.ndarray, np.ndarray]:
+def l1_towers(truth: TruthParticles, rng: np.random.Generator,
+              detector: Detector = DEFAULT) -> tuple[np.ndarray, np.ndarray]:
     """The Level-1 calorimeter trigger's towers of a batch of events (pileup included in ``truth``).
 
     Returns ``(ecal, hcal)``, each int16 of shape (n_events, towers_eta, towers_phi): transverse energy

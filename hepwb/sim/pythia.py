@@ -1,20 +1,22 @@
-"""Pythia 8 set-up and the step from its event record to flat particle arrays.
+"""Pythia 8 set-up and the step from its event record to the particles a detector sees.
 
 This module owns the generator: process settings, seeding, batched generation
 (``Pythia.nextBatch``, which hands the event record over as an awkward array without a Python
-loop over particles) and pileup overlay. It knows nothing about the detector or jets.
+loop over particles), pileup overlay, and ``truth_batch``, the one step every recipe starts with:
+Pythia's events (with pileup) as the detector's input. It knows nothing about the detector's
+response or jets.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
+from dataclasses import dataclass
 
 import awkward as ak
 import numpy as np
 import vector
 
+from hepwb import quiet
 from hepwb.sim.detector import TruthParticles
 
 #: settings shared by every process: LHC Run 2 energy, quiet output
@@ -68,23 +70,6 @@ def pythia_seed(seed: int, *stream: int) -> int:
     return int(state % _MAX_PYTHIA_SEED) + 1
 
 
-@contextlib.contextmanager
-def _quiet_stdout():
-    """Silence Pythia's C++ banner, which bypasses Python's sys.stdout."""
-    try:
-        fd = os.dup(1)
-    except OSError:  # no real stdout (some notebook front ends)
-        yield
-        return
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), 1)
-        try:
-            yield
-        finally:
-            os.dup2(fd, 1)
-            os.close(fd)
-
-
 def make_pythia(process: str, seed: int, extra: tuple[str, ...] | list[str] = ()):
     """An initialised ``pythia8mc.Pythia`` for one process of ``PROCESSES``.
 
@@ -95,7 +80,7 @@ def make_pythia(process: str, seed: int, extra: tuple[str, ...] | list[str] = ()
 
     if process not in PROCESSES:
         raise ValueError(f"unknown Pythia process {process!r}; known processes: {sorted(PROCESSES)}")
-    with _quiet_stdout():
+    with quiet.descriptor_to_devnull(1):  # Pythia's C++ banner and event listings
         pythia = pythia8mc.Pythia("", False)
         for line in (*COMMON_SETTINGS, *PROCESSES[process], *extra, "Random:setSeed = on", f"Random:seed = {seed}"):
             if not pythia.readString(line):
@@ -111,7 +96,7 @@ def next_batch(pythia, n_events: int, *, weights: bool = False):
     With ``weights=True`` also each event's weight (NumPy, shape (n_events,)): 1 unless the
     process biases its phase space (``PhaseSpace:bias2Selection``), then the compensating weight.
     """
-    with _quiet_stdout():
+    with quiet.descriptor_to_devnull(1):  # Pythia's C++ banner and event listings
         batch = pythia.nextBatch(n_events)
     if weights:
         return batch.prt, ak.to_numpy(batch.info.weights[:, 0])
@@ -186,3 +171,32 @@ class PileupPool:
         chosen = ak.with_field(chosen, ak.values_astype(chosen.id * 0 + vertex_number, np.int16), "vertex")
         pileup = ak.flatten(ak.unflatten(chosen, n_pileup), axis=2)
         return ak.concatenate([hard, pileup], axis=1)
+
+
+@dataclass
+class TruthBatch:
+    """One batch of generated events, as a recipe needs them.
+
+    ``record``: Pythia's event record (awkward, for ``hard_process``); ``hard``: the final-state particles
+    of the hard scatter (``final_state``, pileup excluded); ``truth``: every final-state particle that
+    reaches the detector, pileup included, flat (``TruthParticles``); ``weights``: each event's weight
+    (n,), 1 unless the process biases its phase space.
+    """
+
+    record: ak.Array
+    hard: ak.Array
+    truth: TruthParticles
+    weights: np.ndarray
+
+    def __len__(self):
+        return len(self.weights)
+
+
+def truth_batch(pythia, n_events: int, *, pileup: PileupPool | None = None,
+                rng: np.random.Generator | None = None) -> TruthBatch:
+    """Generate ``n_events`` with ``pythia``, overlay ``pileup`` (drawn with ``rng``) and flatten the
+    particles for the detector: Pythia -> final state (+ pileup) -> ``TruthParticles``."""
+    record, weights = next_batch(pythia, n_events, weights=True)
+    hard = final_state(record)
+    particles = hard if pileup is None else pileup.overlay(hard, rng)
+    return TruthBatch(record, hard, to_truth(particles), weights)

@@ -1,34 +1,34 @@
-"""Jet-tagging inputs: the three views of a jet, the split, and the public hls4ml HLF format.
+"""Jet-tagging inputs: the three views of a jet, and the public hls4ml HLF format.
 
 Owns: turning the ``jets`` dataset (or a local copy of the public hls4ml LHC-jets HLF dataset)
 into arrays a network takes — the 16 high-level features, padded constituent lists with a mask,
-and preprocessed jet images — and one stratified train/validation/test split shared by all
-models. Does not build or train models (``hepwb.models``).
+and preprocessed jet images. ``samples.split`` keeps the class proportions of a ``JetSample`` in every
+part. Does not build or train models (``hepwb.models``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hepwb import data
-from hepwb.features import HLS4ML_FEATURES
+from hepwb.constants import MAX_CONSTITUENTS
+from hepwb.samples.base import Sample
+from hepwb.sim.features import HLS4ML_FEATURES
 from hepwb.sim.recipes import JET_CLASSES
 
 #: class letters of the public hls4ml dataset (OpenML ``hls4ml_lhc_jets_hlf``) -> our class names
 PUBLIC_CLASS_LETTERS = {"g": "gluon", "q": "light_quark", "w": "W", "z": "Z", "t": "top"}
 #: per-constituent inputs of the particle-level model
 PARTICLE_FIELDS = ("log_pt_rel", "deta", "dphi", "charge")
-#: constituents per jet in the particle view (the ``jets`` dataset stores at most this many, hardest first)
-MAX_PARTICLES = 50
 #: file name endings the public HLF reader takes (OpenML's ARFF, as scikit-learn caches it gzipped, or CSV)
 HLF_SUFFIXES = (".arff", ".arff.gz", ".csv", ".csv.gz")
 
 
 @dataclass
-class JetSample:
+class JetSample(Sample):
     """Jets as arrays. Shapes: features (n, 16); labels (n,); particles (n, m, 4) and mask (n, m), m <= 50;
     images (n, size, size). Views that were not requested are None."""
 
@@ -40,17 +40,21 @@ class JetSample:
     classes: tuple[str, ...] = JET_CLASSES
     feature_names: tuple[str, ...] = HLS4ML_FEATURES
     source: str = ""
-    extra: dict = field(default_factory=dict)
 
-    def __len__(self):
-        return len(self.labels)
+    stratify_by = "labels"
 
-    def subset(self, index) -> JetSample:
-        def pick(array):
-            return None if array is None else array[index]
+    def feature_table(self):
+        """The high-level features as a pandas DataFrame (n, 16), one named column per feature: what a
+        scikit-learn scaler is fitted on, so that it refuses jets with other features later."""
+        import pandas as pd
 
-        return JetSample(self.features[index], self.labels[index], pick(self.particles), pick(self.mask),
-                         pick(self.images), self.classes, self.feature_names, self.source)
+        return pd.DataFrame(self.features, columns=list(self.feature_names))
+
+    def feature(self, name: str) -> np.ndarray:
+        """One high-level feature of every jet by name (``"mass_mmdt"``: the groomed mass in GeV), shape (n,)."""
+        if name not in self.feature_names:
+            raise KeyError(f"no feature {name!r}; features: {list(self.feature_names)}")
+        return self.features[:, list(self.feature_names).index(name)]
 
 
 def jet_images(deta, dphi, pt, *, size: int = 32, extent: float = 0.8) -> np.ndarray:
@@ -86,18 +90,36 @@ def jet_images(deta, dphi, pt, *, size: int = 32, extent: float = 0.8) -> np.nda
     return images
 
 
-def load_jets(source="jets", *, max_jets: int | None = None, particles: bool = True, images: bool = True,
-              image_size: int = 32, max_particles: int = MAX_PARTICLES, seed: int = 1) -> JetSample:
-    """Read a ``jets`` dataset (name or path) into a JetSample, optionally a balanced random subset.
+def load(source="jets", *, max_jets: int | None = None, particles: bool = True, images: bool = True,
+         image_size: int = 32, max_particles: int = MAX_CONSTITUENTS, seed: int = 1) -> JetSample:
+    """A jets dataset (name or ROOT file) or a local public hls4ml HLF file as a JetSample.
 
-    ``max_jets`` keeps that many jets, drawn at random with ``seed`` in equal numbers per class.
-    ``max_particles`` keeps the hardest constituents of each jet in the particle view (they are stored
-    hardest first); the images are made from all of them.
+    ``max_jets`` keeps that many jets, drawn at random with ``seed`` (in equal numbers per class from a
+    jets dataset). ``particles`` and ``images`` choose the views besides the 16 features; ``max_particles``
+    keeps the hardest constituents of each jet in the particle view (they are stored hardest first); the
+    images are made from all of them. The public HLF file (.arff, .arff.gz, .csv, .csv.gz) has features
+    only. Any other file is refused with the formats that are accepted.
     """
+    if hlf_format(source) is not None:
+        sample = read_hls4ml_hlf(source)
+        if max_jets is not None and max_jets < len(sample):
+            rng = np.random.default_rng(seed)
+            sample = sample.subset(np.sort(rng.choice(len(sample), max_jets, replace=False)))
+        return sample
+    path = Path(str(source)).expanduser()
+    if str(source) not in data.list_datasets() and path.is_file() and not _is_root_file(path):
+        raise ValueError(f"{data.shown_path(path)}: not a file the jet tagger reads; expected a hepwb jets dataset "
+                         f"(a ROOT file, or its name) or the public hls4ml HLF features as {', '.join(HLF_SUFFIXES)}")
+    return _load_root(source, max_jets=max_jets, particles=particles, images=images, image_size=image_size,
+                      max_particles=max_particles, seed=seed)
+
+
+def _load_root(source, *, max_jets, particles, images, image_size, max_particles, seed) -> JetSample:
+    """A ``jets`` ROOT dataset as a JetSample (see ``load``)."""
     if max_jets is not None and (not isinstance(max_jets, int) or max_jets < len(JET_CLASSES)):
         raise ValueError(f"max_jets must be an integer >= {len(JET_CLASSES)} (one per class) or None, got {max_jets!r}")
-    if not isinstance(max_particles, int) or not 1 <= max_particles <= MAX_PARTICLES:
-        raise ValueError(f"max_particles must be an integer from 1 to {MAX_PARTICLES} (the constituents stored "
+    if not isinstance(max_particles, int) or not 1 <= max_particles <= MAX_CONSTITUENTS:
+        raise ValueError(f"max_particles must be an integer from 1 to {MAX_CONSTITUENTS} (the constituents stored "
                          f"per jet), got {max_particles!r}")
     branches = ["label", *HLS4ML_FEATURES, "jet_pt"] + (["const_pt", "const_deta", "const_dphi", "const_charge"]
                                                         if particles or images else [])
@@ -116,7 +138,8 @@ def load_jets(source="jets", *, max_jets: int | None = None, particles: bool = T
         import awkward as ak
 
         def padded(name):
-            return ak.to_numpy(ak.fill_none(ak.pad_none(arrays[name], MAX_PARTICLES, clip=True), 0.0)).astype(np.float32)
+            padded_values = ak.fill_none(ak.pad_none(arrays[name], MAX_CONSTITUENTS, clip=True), 0.0)
+            return ak.to_numpy(padded_values).astype(np.float32)
 
         pt, deta, dphi, charge = (padded(f"const_{n}") for n in ("pt", "deta", "dphi", "charge"))
         mask = pt > 0
@@ -131,23 +154,6 @@ def load_jets(source="jets", *, max_jets: int | None = None, particles: bool = T
     return sample
 
 
-def load(dataset, *, max_jets: int | None = None, image_size: int = 32, max_particles: int = MAX_PARTICLES,
-         seed: int = 1) -> JetSample:
-    """A jets dataset by name or path (ROOT), or a local public hls4ml HLF file (features only:
-    .arff, .arff.gz, .csv, .csv.gz). Any other file is refused with the formats that are accepted."""
-    if hlf_format(dataset) is not None:
-        sample = read_hls4ml_hlf(dataset)
-        if max_jets is not None and max_jets < len(sample):
-            rng = np.random.default_rng(seed)
-            sample = sample.subset(np.sort(rng.choice(len(sample), max_jets, replace=False)))
-        return sample
-    path = Path(str(dataset)).expanduser()
-    if str(dataset) not in data.list_datasets() and path.is_file() and not _is_root_file(path):
-        raise ValueError(f"{data.shown_path(path)}: not a file the jet tagger reads; expected a hepwb jets dataset "
-                         f"(a ROOT file, or its name) or the public hls4ml HLF features as {', '.join(HLF_SUFFIXES)}")
-    return load_jets(dataset, max_jets=max_jets, image_size=image_size, max_particles=max_particles, seed=seed)
-
-
 def hlf_format(path) -> str | None:
     """"arff" or "csv" for a name ending in one of HLF_SUFFIXES, else None."""
     name = str(path).lower()
@@ -160,19 +166,6 @@ def hlf_format(path) -> str | None:
 def _is_root_file(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(4) == b"root"  # every ROOT file starts with these four bytes
-
-
-def split(sample: JetSample, *, validation: float = 0.2, test: float = 0.2, seed: int = 1):
-    """Stratified train / validation / test JetSamples, the same for every model."""
-    from sklearn.model_selection import train_test_split
-
-    if not (0 < validation < 1 and 0 < test < 1 and validation + test < 1):
-        raise ValueError(f"validation ({validation}) and test ({test}) fractions must be in (0, 1) and sum below 1")
-    index = np.arange(len(sample))
-    rest, test_index = train_test_split(index, test_size=test, stratify=sample.labels, random_state=seed)
-    train_index, val_index = train_test_split(rest, test_size=validation / (1 - test),
-                                              stratify=sample.labels[rest], random_state=seed)
-    return sample.subset(train_index), sample.subset(val_index), sample.subset(test_index)
 
 
 # ------------------------------------------------------------------------------------------

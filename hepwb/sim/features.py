@@ -1,8 +1,7 @@
 """Physics features of jets, computed with fastjet on whole batches at once.
 
-Owns: the 16 high-level jet-substructure features of the hls4ml jet-tagging benchmark, and the
-small kinematic helpers (delta-phi wrapping, delta-R) the datasets need. Does not own jet finding
-in events (``hepwb.sim.recipes``) nor any I/O.
+Owns: the 16 high-level jet-substructure features of the hls4ml jet-tagging benchmark. Does not own
+jet finding in events (``hepwb.sim.recipes``) nor any I/O.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import fastjet
 import numpy as np
 
 from hepwb import quiet
+from hepwb.constants import LARGE_JET_RADIUS
 
 quiet.fastjet_banner()
 
@@ -32,25 +32,16 @@ _CORRELATORS = {
     "n2_b1_mmdt": ("n2", 1, 0), "n2_b2_mmdt": ("n2", 2, 0),
 }
 
-_RECLUSTER = fastjet.JetDefinition(fastjet.cambridge_algorithm, 0.8)
+_RECLUSTER = fastjet.JetDefinition(fastjet.cambridge_algorithm, LARGE_JET_RADIUS)
 
 
-def delta_phi(a, b):
-    """a - b wrapped into [-pi, pi) (radians); works on numpy and awkward arrays."""
-    return (a - b + np.pi) % (2 * np.pi) - np.pi
-
-
-def delta_r(eta1, phi1, eta2, phi2):
-    """Angular distance sqrt(d_eta^2 + d_phi^2); broadcasts like numpy/awkward."""
-    return np.sqrt((eta1 - eta2) ** 2 + delta_phi(phi1, phi2) ** 2)
-
-
-def hls4ml_features(constituents: ak.Array, *, zcut: float = 0.1, radius: float = 0.8) -> dict[str, np.ndarray]:
+def hls4ml_features(constituents: ak.Array, *, zcut: float = 0.1,
+                    radius: float = LARGE_JET_RADIUS) -> dict[str, np.ndarray]:
     """The 16 hls4ml benchmark features of a batch of jets.
 
     Parameters
     ----------
-    constituents : awkward array, jets x particles, records with ``px, py, pz, E`` (GeV).
+    constituents : awkward array, jets x particles, vector ``Momentum4D`` records with ``px, py, pz, E`` (GeV).
     zcut, radius : mMDT (soft drop with beta = 0) grooming parameters.
 
     Returns
@@ -62,8 +53,7 @@ def hls4ml_features(constituents: ak.Array, *, zcut: float = 0.1, radius: float 
     """
     if len(constituents) == 0:
         return {name: np.zeros(0, dtype=np.float32) for name in HLS4ML_FEATURES}
-    pt = np.hypot(constituents.px, constituents.py)
-    z = pt / ak.sum(pt, axis=1)
+    z = constituents.pt / ak.sum(constituents.pt, axis=1)
     features = {
         # not in fastjet: one line of awkward
         "zlogz": ak.sum(z * np.log(z), axis=1),

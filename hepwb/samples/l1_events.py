@@ -3,8 +3,8 @@
 Owns: turning the ``l1_events`` dataset (or a public ADC2021 HDF5 file) into the challenge's array
 ``(n, 19, 4)`` — per event one missing-ET slot, 4 electron slots, 4 muon slots and 10 jet slots,
 each (pT [GeV], eta, phi [rad], type), ordered by pT within a type and zero-padded — plus the sample
-labels, the network inputs (n, 57) and a background/signal split. Does not build models
-(``hepwb.models.anomaly``).
+labels, the network inputs (n, 57) and the background and signal events of a sample. Does not build
+models (``hepwb.models.anomaly``); the detector faults of data-quality monitoring are ``hepwb.studies.anomaly``'s.
 
 Types, as in ADC2021: 0 = padding, 1 = missing ET, 2 = electron, 3 = muon, 4 = jet.
 """
@@ -19,7 +19,7 @@ import numpy as np
 
 from hepwb import data
 from hepwb.notebook import unique_metric_keys
-from hepwb.sim import detector
+from hepwb.samples.base import Sample
 from hepwb.sim.recipes import L1_BACKGROUND_FRACTIONS, L1_SAMPLES, L1_SIGNALS
 
 #: object groups in slot order: name -> (type code, number of slots, |eta| bound of the group)
@@ -43,7 +43,7 @@ class ADC2021FormatError(data.HepwbDataError, ValueError):
 
 
 @dataclass
-class L1Events:
+class L1Events(Sample):
     """Events as arrays: particles (n, 19, 4) float32 [pT GeV, eta, phi rad, type]; sample (n,) int
     (index into ``samples``; -1 when unknown, e.g. a public file)."""
 
@@ -51,12 +51,6 @@ class L1Events:
     sample: np.ndarray
     samples: tuple[str, ...] = L1_SAMPLES
     source: str = ""
-
-    def __len__(self):
-        return len(self.particles)
-
-    def subset(self, index) -> L1Events:
-        return L1Events(self.particles[index], self.sample[index], self.samples, self.source)
 
     def of(self, *names: str) -> L1Events:
         """The events of the named samples."""
@@ -66,14 +60,15 @@ class L1Events:
         return self.subset(np.isin(self.sample, [self.samples.index(n) for n in names]))
 
 
-def load_l1_events(source="l1_events", *, max_events: int | None = None) -> L1Events:
+def load(source="l1_events", *, max_events: int | None = None) -> L1Events:
     """Read an ``l1_events``-like ROOT dataset (name or path) into the ADC2021 layout."""
-    branches = ["sample", "met", "met_phi"] + [f"{g}_{v}" for g in ("electron", "muon", "jet") for v in ("pt", "eta", "phi")]
+    branches = ["sample", "met", "met_phi"] + [f"{g}_{v}" for g in ("electron", "muon", "jet")
+                                              for v in ("pt", "eta", "phi")]
     arrays = data.read(source, branches, entry_stop=max_events)
-    return _to_layout({name: arrays[name] for name in branches}, str(source))
+    return to_layout({name: arrays[name] for name in branches}, str(source))
 
 
-def _to_layout(columns: dict, source: str) -> L1Events:
+def to_layout(columns: dict, source: str) -> L1Events:
     """Branch-named arrays (met, met_phi, electron_pt, ... jagged) -> L1Events."""
     import awkward as ak
 
@@ -90,33 +85,6 @@ def _to_layout(columns: dict, source: str) -> L1Events:
         present = ak.to_numpy(ak.fill_none(ak.pad_none(ak.ones_like(columns[f"{group}_pt"]), slots, clip=True), 0))
         particles[:, first:first + slots, 3] = code * present
     return L1Events(particles, ak.to_numpy(columns["sample"]).astype(np.int32), L1_SAMPLES, source)
-
-
-#: detector faults for monitoring studies: name -> the faulty detector
-FAULTS = {
-    "hot calorimeter cell": detector.Detector(hot_calorimeter_cell=(0.55, 1.0, 150.0)),
-    "dead calorimeter region": detector.Detector(dead_calorimeter_region=(-1.5, 1.5, 0.0, 2.0)),
-    "muon momentum scale +20 %": detector.Detector(muon_momentum_scale=1.2),
-}
-
-
-def simulate_fault(fault: str, n_events: int, *, sample: str = "w_lnu", seed: int = 1) -> tuple[L1Events, L1Events]:
-    """The same generated ``sample`` events through the healthy and the faulty detector (``FAULTS``).
-
-    Returns (healthy, faulty), ``n_events`` triggered events each; the generator-level events are the
-    same (same seed), so differences come from the fault and from what the trigger then keeps.
-    """
-    from hepwb.sim.recipes import l1_producer
-
-    if fault not in FAULTS:
-        raise ValueError(f"unknown fault {fault!r}; faults: {list(FAULTS)}")
-    out = []
-    for setup in (detector.DEFAULT, FAULTS[fault]):
-        events = l1_producer(seed, 10_000 + list(FAULTS).index(fault), sample, setup)(n_events)["events"]
-        columns = {"sample": events["sample"], "met": events["met"], "met_phi": events["met_phi"],
-                   **{f"{g}_{v}": events[g][v] for g in ("electron", "muon", "jet") for v in ("pt", "eta", "phi")}}
-        out.append(_to_layout(columns, f"{sample} ({'healthy' if setup is detector.DEFAULT else fault})"))
-    return out[0], out[1]
 
 
 def read_adc2021(path: str | os.PathLike, *, max_events: int | None = None, sample_name: str = "unknown") -> L1Events:
@@ -176,23 +144,15 @@ def network_inputs(particles: np.ndarray) -> np.ndarray:
     return x.reshape(len(x), N_SLOTS * 3)
 
 
-def split(events: L1Events, *, train_fraction: float = 0.5, background=BACKGROUND_SAMPLES, signals=SIGNAL_SAMPLES,
-          seed: int = 1):
-    """(background to train, background to test, signals by name): signals are never trained on.
-
-    ``background`` and ``signals`` name the samples (those of ``l1_events`` by default; names absent
-    from ``events`` are skipped).
+def background_and_signals(events: L1Events, *, background=BACKGROUND_SAMPLES, signals=SIGNAL_SAMPLES):
+    """(the background events, {signal name: its events}): what an anomaly detector trains on and what it
+    must find. ``background`` and ``signals`` name samples (those of ``l1_events`` by default; names absent
+    from ``events`` are skipped). Split the background with ``samples.split``; signals are never trained on.
     """
-    if not 0 < train_fraction < 1:
-        raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction}")
     present = [name for name in background if name in events.samples]
     if not present:
         raise ValueError(f"none of the background samples {tuple(background)} is in these events {events.samples}")
-    background_events = events.of(*present)
-    order = np.random.default_rng(seed).permutation(len(background_events))
-    n_train = int(train_fraction * len(background_events))
-    signal_events = {name: events.of(name) for name in signals if name in events.samples}
-    return background_events.subset(order[:n_train]), background_events.subset(order[n_train:]), signal_events
+    return events.of(*present), {name: events.of(name) for name in signals if name in events.samples}
 
 
 def read_adc2021_files(files: dict[str, str | os.PathLike], *, max_events: int | None = None
@@ -201,7 +161,7 @@ def read_adc2021_files(files: dict[str, str | os.PathLike], *, max_events: int |
     merged into one ``L1Events``; the first file is the background, the others the signals.
 
     Returns (events, background names, signal names). Names may be free text; each must give its own
-    metric key (``notebook.unique_metric_keys``), so that the notebook's numbers do not overwrite each other.
+    metric key (``hepwb.notebook.unique_metric_keys``), so that the notebook's numbers do not overwrite each other.
     """
     if not files:
         raise ValueError("adc2021_files is empty: give {name: path}, the background first")

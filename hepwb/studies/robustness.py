@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from hepwb import jetdata, metrics
-from hepwb.models import taggers
+from hepwb import metrics, samples
+from hepwb.constants import MAX_CONSTITUENTS
+from hepwb.models import taggers, training
+from hepwb.models.decorrelation import binary_tagger
+from hepwb.samples.jets import JetSample
 
 #: the committed test sets of 3 000 jets (seed 2, not in any training set): name -> what changed
 SHIFTED_DATASETS = {
@@ -23,8 +26,8 @@ SHIFTED_DATASETS = {
 }
 
 
-def signal_vs_background(sample: jetdata.JetSample, signal: str = "W",
-                         background=("gluon", "light_quark")) -> jetdata.JetSample:
+def signal_vs_background(sample: JetSample, signal: str = "W",
+                         background=("gluon", "light_quark")) -> JetSample:
     """The jets of ``signal`` (label 1) and ``background`` classes (label 0), classes ("QCD", signal)."""
     known = set(sample.classes)
     if signal not in known or not set(background) <= known or signal in background:
@@ -37,7 +40,7 @@ def signal_vs_background(sample: jetdata.JetSample, signal: str = "W",
     return subset
 
 
-def jet_mass(sample: jetdata.JetSample) -> np.ndarray:
+def jet_mass(sample: JetSample) -> np.ndarray:
     """The groomed (mMDT) jet mass [GeV] of every jet, shape (n,)."""
     return sample.features[:, list(sample.feature_names).index("mass_mmdt")]
 
@@ -46,30 +49,33 @@ def train_binary(train, val, *, drop=(), disco_weight: float = 0.0, epochs: int 
                  patience: int = 5, seed: int = 1):
     """Train the binary Dense tagger on the high-level features minus ``drop``, with the DisCo term
     weighted ``disco_weight`` against the mMDT mass on background. Batches of 1024 (DisCo estimates the
-    correlation per batch and needs many background jets in each). Returns (model, scaler, history)."""
-    from hepwb.models.decorrelation import binary_tagger
+    correlation per batch and needs many background jets in each). Returns (model, scaler, history): the
+    scaler (scikit-learn's) knows the features it was fitted on."""
+    from sklearn.preprocessing import StandardScaler
 
     unknown = sorted(set(drop) - set(train.feature_names))
     if unknown:
         raise ValueError(f"cannot drop {unknown}: the features are {list(train.feature_names)}")
-    keep = [i for i, name in enumerate(train.feature_names) if name not in drop]
-    names = [train.feature_names[i] for i in keep]
-    scaler = taggers.StandardScaler().fit(train.features[:, keep], names)
+    keep = [name for name in train.feature_names if name not in drop]
+    scaler = StandardScaler().fit(train.feature_table()[keep])
     model = binary_tagger(len(keep), disco_weight=disco_weight, seed=seed)
 
     def targets(sample):
         return np.column_stack([sample.labels, jet_mass(sample)]).astype(np.float32)
 
-    history = taggers.train(model, scaler.transform(train.features[:, keep]), targets(train),
-                            scaler.transform(val.features[:, keep]), targets(val), epochs=epochs,
-                            batch_size=batch_size, patience=patience, seed=seed)
+    history = training.train(model, inputs(scaler, train), targets(train), inputs(scaler, val), targets(val),
+                             epochs=epochs, batch_size=batch_size, patience=patience, seed=seed)
     return model, scaler, history
+
+
+def inputs(scaler, sample) -> np.ndarray:
+    """The standardised features a tagger of ``train_binary`` takes: those its scaler was fitted on, float32."""
+    return scaler.transform(sample.feature_table()[list(scaler.feature_names_in_)]).astype(np.float32)
 
 
 def binary_scores(model, scaler, sample) -> np.ndarray:
     """Scores (n,) of a tagger from ``train_binary`` on a JetSample."""
-    keep = [list(sample.feature_names).index(name) for name in scaler.features]
-    return model.predict(scaler.transform(sample.features[:, keep]), verbose=0, batch_size=4096)[:, 0]
+    return training.predict(model, inputs(scaler, sample))
 
 
 def sculpting_table(scores: dict[str, np.ndarray], sample, *, efficiencies=(0.5, 0.3), edges=None):
@@ -107,11 +113,11 @@ def sculpted_mass(results: dict, name: str, efficiencies=(0.5, 0.3)) -> dict:
     return hists
 
 
-def load_test_sets(inputs: dict, datasets: dict[str, str] | None = None) -> dict[str, jetdata.JetSample]:
-    """The changed test sets, read the way the saved taggers expect (``inputs`` from ``load_models``)."""
+def load_test_sets(saved_inputs: dict, datasets: dict[str, str] | None = None) -> dict[str, JetSample]:
+    """The changed test sets, read the way the saved taggers expect (``saved_inputs`` from ``load_models``)."""
     datasets = SHIFTED_DATASETS if datasets is None else datasets
-    return {label: jetdata.load(name, max_particles=inputs["max_particles"] or jetdata.MAX_PARTICLES,
-                                image_size=inputs["image_size"] or 32) for label, name in datasets.items()}
+    return {label: samples.jets.load(name, max_particles=saved_inputs["max_particles"] or MAX_CONSTITUENTS,
+                                     image_size=saved_inputs["image_size"] or 32) for label, name in datasets.items()}
 
 
 def shifted_detector_table(models: dict, scaler, test_sets: dict, *, signal_class: str = "top",
@@ -125,7 +131,7 @@ def shifted_detector_table(models: dict, scaler, test_sets: dict, *, signal_clas
 
     if nominal not in test_sets:
         raise ValueError(f"the nominal test set {nominal!r} is not among {list(test_sets)}")
-    scores = {(name, label): taggers.predict(name, model, sample, scaler)
+    scores = {(name, label): taggers.scores(name, model, sample, scaler)
               for name, model in models.items() for label, sample in test_sets.items()}
     rows = []
     for name in models:

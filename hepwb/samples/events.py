@@ -2,23 +2,26 @@
 
 Owns: the 17 features a Z -> mu mu analysis keeps per event (as a fixed-width table), the
 generator-level conditions, the dimuon mass from the muon features (NumPy and differentiable
-TensorFlow), the preprocessing that maps features to unbounded, continuous network inputs and
-back exactly, and the measured event rate of the Pythia + detector + reconstruction pipeline.
-Does not build or train generative models (``hepwb.models.gan``).
+TensorFlow), the selection, and the preprocessing that maps features to unbounded, continuous
+network inputs and back exactly. Does not build or train generative models (``hepwb.models.gan``,
+``hepwb.models.flow``).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import awkward as ak
 import numpy as np
+import vector
 
 from hepwb import data
+from hepwb.constants import MUON_MASS, Z_MASS
+from hepwb.samples.base import Sample
+from hepwb.sim.detector import DEFAULT as DEFAULT_DETECTOR
+from hepwb.sim.recipes import ZMUMU_OPTIONS
 
-N_JETS_STORED = 5
-MUON_MASS = 0.1056584  # GeV
+N_JETS_STORED = ZMUMU_OPTIONS["max_jets"]
 #: the event features, in column order: name -> (unit, what it is); ``EventTransform`` maps them to network columns
 FEATURES = {
     "mu1_pt": ("GeV", "leading muon pT (> 20 GeV)"), "mu1_eta": ("", "leading muon pseudorapidity (|eta| < 2.4)"),
@@ -35,7 +38,7 @@ CONDITION_NAMES = ("gen_z_pt", "gen_z_rapidity", "gen_z_mass")
 
 
 @dataclass
-class EventSample:
+class EventSample(Sample):
     """Events as arrays: features (n, 17) float64 in physical units; conditions (n, 3); m_ll (n,) as stored."""
 
     features: np.ndarray
@@ -43,17 +46,11 @@ class EventSample:
     m_ll: np.ndarray
     source: str = ""
 
-    def __len__(self):
-        return len(self.features)
-
-    def subset(self, index) -> EventSample:
-        return EventSample(self.features[index], self.conditions[index], self.m_ll[index], self.source)
-
     def column(self, name: str) -> np.ndarray:
         return self.features[:, FEATURE_NAMES.index(name)]
 
 
-def load_events(source="zmumu", *, max_events: int | None = None) -> EventSample:
+def load(source="zmumu", *, max_events: int | None = None) -> EventSample:
     """Read the analysis features of a ``zmumu``-like dataset (name or path) into an EventSample."""
     arrays = data.read(source, [*(n for n in FEATURE_NAMES if not n.startswith("jet")), "jet_pt", "m_ll",
                                 *CONDITION_NAMES], entry_stop=max_events)
@@ -65,20 +62,8 @@ def load_events(source="zmumu", *, max_events: int | None = None) -> EventSample
     return EventSample(features, conditions, ak.to_numpy(arrays["m_ll"]).astype(np.float64), str(source))
 
 
-def split(sample: EventSample, fractions=(0.6, 0.2, 0.2), *, seed: int = 1):
-    """Shuffled train / validation / test EventSamples."""
-    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-9 or min(fractions) <= 0:
-        raise ValueError(f"fractions must be three positive numbers adding up to 1, got {fractions}")
-    order = np.random.default_rng(seed).permutation(len(sample))
-    n_train, n_val = int(fractions[0] * len(sample)), int(fractions[1] * len(sample))
-    return (sample.subset(order[:n_train]), sample.subset(order[n_train:n_train + n_val]),
-            sample.subset(order[n_train + n_val:]))
-
-
 def dimuon_mass(features: np.ndarray) -> np.ndarray:
     """m_ll [GeV] of the two muons in a feature table (n, 17), with the muon mass (``vector``)."""
-    import vector
-
     mu1, mu2 = (vector.array({"pt": features[:, FEATURE_NAMES.index(f"{m}_pt")],
                               "eta": features[:, FEATURE_NAMES.index(f"{m}_eta")],
                               "phi": features[:, FEATURE_NAMES.index(f"{m}_phi")],
@@ -150,7 +135,7 @@ class EventTransform:
     """
 
     ISOLATION_OFFSET = 0.01
-    ETA_BOUND = 2.4 * 1.001
+    ETA_BOUND = DEFAULT_DETECTOR.muon_eta_max * 1.001
     LOGIT_MARGIN = 1e-6
     n_outputs = len(COLUMNS)
 
@@ -314,32 +299,16 @@ class EventTransform:
 
 
 def passes_selection(features: np.ndarray) -> np.ndarray:
-    """The ``zmumu`` selection on a feature table (n, 17): muon pT > 20 and > 10 GeV, both |eta| < 2.4."""
+    """The ``zmumu`` selection on a feature table (n, 17): muon pT > 20 and > 10 GeV (the recipe's cuts), both
+    within the muon system's |eta| < 2.4."""
     col = {name: features[:, FEATURE_NAMES.index(name)] for name in ("mu1_pt", "mu2_pt", "mu1_eta", "mu2_eta")}
-    return ((col["mu1_pt"] > 20.0) & (col["mu2_pt"] > 10.0)
-            & (np.abs(col["mu1_eta"]) < 2.4) & (np.abs(col["mu2_eta"]) < 2.4))
+    (lead, sub), eta_max = ZMUMU_OPTIONS["muon_pt_min"], DEFAULT_DETECTOR.muon_eta_max
+    return ((col["mu1_pt"] > lead) & (col["mu2_pt"] > sub)
+            & (np.abs(col["mu1_eta"]) < eta_max) & (np.abs(col["mu2_eta"]) < eta_max))
 
 
 def transform_conditions(conditions: np.ndarray) -> np.ndarray:
     """Generator-level (pT [GeV], rapidity, mass [GeV]) -> (log pT, y, log m), float32, for conditioning."""
     conditions = np.asarray(conditions, dtype=np.float64)
     return np.column_stack([np.log(conditions[:, 0] + 1.0), conditions[:, 1],
-                            np.log(conditions[:, 2]) - np.log(91.19)]).astype(np.float32)
-
-
-def pipeline_rate(events: int = 200, *, seed: int = 12345) -> dict:
-    """Events per second of the Pythia + detector + FastJet pipeline that made ``zmumu``, on this core.
-
-    Set-up (Pythia initialisation and the premixed pileup library) is timed apart and left out of
-    the rate, as it is paid once per job: this flatters Pythia, so a speed-up against it is conservative.
-    """
-    from hepwb.sim import recipes
-
-    started = time.perf_counter()
-    produce = recipes.zmumu_producer(seed, chunk=0)
-    setup = time.perf_counter() - started
-    started = time.perf_counter()
-    result = produce(events)
-    seconds = time.perf_counter() - started
-    return {"events": events, "seconds": seconds, "events_per_second": events / seconds, "setup_seconds": setup,
-            "n_generated": result["n_generated"]}
+                            np.log(conditions[:, 2] / Z_MASS)]).astype(np.float32)

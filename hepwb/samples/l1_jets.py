@@ -2,9 +2,8 @@
 
 Owns: reading the 9 x 9 ECAL and HCAL tower windows with the true (generator-level) and offline jet pT,
 the raw trigger energy (the window's tower sum), the few summaries the BDT and the dense network see,
-the regression target and its inverse, power-of-two input scaling (a bit shift in firmware), and the
-train/validation/test split. Models live in ``hepwb.models.regression``, figures of merit in
-``hepwb.metrics``.
+the regression target and its inverse, and power-of-two input scaling (a bit shift in firmware).
+Models live in ``hepwb.models.regression``, figures of merit in ``hepwb.metrics``.
 
 The target is the correction factor c = true pT / raw pT, not the log of it: the firmware then
 computes pT = c x raw with one multiplication and no exponential table, and c is a small number
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hepwb import data
+from hepwb.samples.base import Sample
 from hepwb.sim import detector as det
 from hepwb.sim import trigger
 
@@ -38,7 +38,7 @@ _BRANCHES = ["gen_pt", "gen_eta", "offline_pt", "weight", "seed_ieta", "n_vertic
 
 
 @dataclass
-class L1Jets:
+class L1Jets(Sample):
     """Jets as arrays. ``towers`` (n, 9, 9, 2) float32, ECAL and HCAL ET in GeV (eta, phi, layer);
     ``gen_pt``, ``offline_pt`` (n,) GeV; ``gen_eta``; ``weight`` (n,) Pythia weights (the QCD spectrum);
     ``seed_ieta`` (n,) int; ``n_vertices``, ``n_towers`` (n,) int."""
@@ -52,14 +52,6 @@ class L1Jets:
     n_vertices: np.ndarray
     n_towers: np.ndarray
     source: str = ""
-
-    def __len__(self):
-        return len(self.gen_pt)
-
-    def subset(self, index) -> L1Jets:
-        return L1Jets(self.towers[index], self.gen_pt[index], self.gen_eta[index], self.offline_pt[index],
-                      self.weight[index], self.seed_ieta[index], self.n_vertices[index], self.n_towers[index],
-                      self.source)
 
     @property
     def raw_pt(self) -> np.ndarray:
@@ -78,7 +70,7 @@ class L1Jets:
         return (self.abs_ieta + 0.5) * det.DEFAULT.tower_size
 
 
-def load_l1_jets(source="l1_jets", *, max_jets: int | None = None) -> L1Jets:
+def load(source="l1_jets", *, max_jets: int | None = None) -> L1Jets:
     """Read an ``l1_jets``-like ROOT dataset (name or path) into an ``L1Jets``; the first ``max_jets``."""
     arrays = data.read(source, _BRANCHES, entry_stop=max_jets, library="np")
     lsb = det.DEFAULT.tower_lsb
@@ -124,12 +116,3 @@ def power_of_two_scales(x: np.ndarray, quantile: float = 99.0) -> np.ndarray:
     """
     top = np.percentile(np.asarray(x, dtype=np.float64).reshape(len(x), -1), quantile, axis=0)
     return 2.0 ** np.ceil(np.log2(np.maximum(top, 1e-3)))
-
-
-def split(jets: L1Jets, fractions=(0.6, 0.2, 0.2), *, seed: int = 1) -> tuple[L1Jets, L1Jets, L1Jets]:
-    """Random train / validation / test subsets in the given fractions (fixed by ``seed``)."""
-    if len(fractions) != 3 or not np.isclose(sum(fractions), 1.0) or min(fractions) <= 0:
-        raise ValueError(f"fractions must be three positive numbers that sum to 1, got {fractions}")
-    order = np.random.default_rng(seed).permutation(len(jets))
-    first, second = (np.cumsum(fractions[:2]) * len(jets)).astype(int)
-    return jets.subset(order[:first]), jets.subset(order[first:second]), jets.subset(order[second:])

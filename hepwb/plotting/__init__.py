@@ -1,0 +1,112 @@
+"""The house style and every figure of the notebooks, one module per topic, all importable from
+``hepwb.plotting`` itself (``plotting.compare``, ``plotting.roc_figure``).
+
+``core``: the mplhep style and label, histograms of arrays (``hist.Hist``), overlays, comparisons with a
+ratio panel, ROOT histograms, scatter, bars and training curves; then the figures of ``classification``,
+``generative`` models, ``anomaly`` detection, tagger ``robustness``, energy ``regression`` and parameter
+``scan``s. Every function that draws returns its ``matplotlib.figure.Figure`` (axes: ``fig.axes``); the
+figures are not tied to pyplot, so a notebook shows one by ending the cell with it or by ``display(fig)``.
+"""
+
+from matplotlib.figure import Figure  # what every drawing function returns
+
+from hepwb.plotting.anomaly import (
+    anomaly_roc_figure,
+    anomaly_score_figure,
+    contribution_figure,
+)
+from hepwb.plotting.classification import (
+    bit_scan_figure,
+    confusion_figure,
+    feature_grid,
+    image_grid,
+    roc_figure,
+    score_figure,
+    weights_figure,
+)
+from hepwb.plotting.core import (
+    ENERGY_TEV,
+    EXPERIMENT,
+    LINE_STYLES,
+    STYLE,
+    auto_range,
+    bars_figure,
+    compare,
+    histogram,
+    label,
+    new_figure,
+    overlay_panels,
+    plot_hists,
+    plot_root_histogram,
+    scatter_figure,
+    set_style,
+    to_flat_numpy,
+    training_curves,
+)
+from hepwb.plotting.generative import (
+    comparison_grid,
+    correlation_difference,
+    flow_losses,
+    gan_losses,
+    tail_pulls_figure,
+)
+from hepwb.plotting.regression import (
+    difference_figure,
+    rate_figure,
+    scale_resolution_figure,
+    tower_windows_figure,
+    turn_on_figure,
+)
+from hepwb.plotting.robustness import (
+    decorrelation_figure,
+    reliability_figure,
+    shift_figure,
+)
+from hepwb.plotting.scan import (
+    scan_figure,
+)
+
+__all__ = [
+    "Figure",
+    "ENERGY_TEV",
+    "EXPERIMENT",
+    "LINE_STYLES",
+    "STYLE",
+    "anomaly_roc_figure",
+    "anomaly_score_figure",
+    "auto_range",
+    "bars_figure",
+    "bit_scan_figure",
+    "compare",
+    "comparison_grid",
+    "confusion_figure",
+    "contribution_figure",
+    "correlation_difference",
+    "decorrelation_figure",
+    "difference_figure",
+    "feature_grid",
+    "flow_losses",
+    "gan_losses",
+    "histogram",
+    "image_grid",
+    "label",
+    "new_figure",
+    "overlay_panels",
+    "plot_hists",
+    "plot_root_histogram",
+    "rate_figure",
+    "reliability_figure",
+    "roc_figure",
+    "scale_resolution_figure",
+    "scan_figure",
+    "scatter_figure",
+    "score_figure",
+    "set_style",
+    "shift_figure",
+    "tail_pulls_figure",
+    "to_flat_numpy",
+    "tower_windows_figure",
+    "training_curves",
+    "turn_on_figure",
+    "weights_figure",
+]
