@@ -14,6 +14,7 @@ from __future__ import annotations
 import tensorflow as tf  # quiet already: hepwb.models sets TensorFlow's log level on import
 from tensorflow import keras
 
+from hepwb.constants import MAX_CONSTITUENTS
 from hepwb.models.layers import ApplyMask, MaskedMean, SelectFields, particle_inputs
 from hepwb.models.training import compiled, set_seed
 
@@ -70,7 +71,7 @@ def nearest_neighbours(points, mask, k: int):
     return tf.math.top_k(-distance, k=k).indices
 
 
-def particle_net(n_particles: int = 50, n_fields: int = 4, n_classes: int = 5, *, k: int = 16,
+def particle_net(n_particles: int = MAX_CONSTITUENTS, n_fields: int = 4, n_classes: int = 5, *, k: int = 16,
                  blocks=((32, 32, 32), (48, 48, 48)), head: int = 64, dropout: float = 0.1, point_fields=(1, 2),
                  real_particles=None, learning_rate: float = 3e-3, seed: int = 1):
     """ParticleNet-style tagger. Inputs: particles (batch, n_particles, n_fields), mask (batch, n_particles).

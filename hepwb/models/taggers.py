@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tensorflow import keras
 
+from hepwb.constants import MAX_CONSTITUENTS
 from hepwb.messages import did_you_mean
 from hepwb.models.layers import MaskedSum, hls4ml_network, particle_inputs
 from hepwb.models.particlenet import particle_net
@@ -34,7 +35,7 @@ def dense_tagger(n_features: int = 16, n_classes: int = 5, *, l1: float = 1e-4, 
     return compiled(keras.Model(inputs, hls4ml_network(inputs, n_classes, l1=l1), name="hls4ml_tagger"))
 
 
-def particle_flow_network(n_particles: int = 50, n_fields: int = 4, n_classes: int = 5, *,
+def particle_flow_network(n_particles: int = MAX_CONSTITUENTS, n_fields: int = 4, n_classes: int = 5, *,
                           phi_sizes=(64, 64, 64), f_sizes=(64, 64), real_particles=None, seed: int = 1):
     """Deep Sets / Particle Flow Network: per-particle network Phi, masked sum, event network F.
 

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf  # quiet already: hepwb.models sets TensorFlow's log level on import
 from tensorflow import keras
 
+from hepwb.constants import MAX_CONSTITUENTS
 from hepwb.models.layers import ApplyMask, SelectFields, particle_inputs, standardising_layer
 from hepwb.models.training import compiled, set_seed
 
@@ -111,7 +112,7 @@ def _feed_forward(x, dim: int, expansion: int, name: str):
     return keras.layers.Add(name=f"{name}_residual")([x, keras.layers.Dense(dim, name=f"{name}_fc2")(h)])
 
 
-def particle_transformer(n_particles: int = 50, n_fields: int = 4, n_classes: int = 5, *, dim: int = 32,
+def particle_transformer(n_particles: int = MAX_CONSTITUENTS, n_fields: int = 4, n_classes: int = 5, *, dim: int = 32,
                          heads: int = 4, particle_blocks: int = 2, class_blocks: int = 1, expansion: int = 2,
                          pair_hidden: int = 16, real_particles=None, training_jets=None,
                          learning_rate: float = 2e-3, seed: int = 1):

@@ -11,6 +11,7 @@ import mplhep
 import numpy as np
 from matplotlib.figure import Figure
 
+from hepwb.constants import LARGE_JET_RADIUS
 from hepwb.plotting.core import LINE_STYLES, STYLE, auto_range, histogram, new_figure, plot_hists
 
 
@@ -91,7 +92,7 @@ def score_figure(scores: np.ndarray, labels: np.ndarray, classes, signal_class: 
     return fig
 
 
-def image_grid(images_by_class: dict[str, np.ndarray], extent: float = 0.8) -> Figure:
+def image_grid(images_by_class: dict[str, np.ndarray], extent: float = LARGE_JET_RADIUS) -> Figure:
     """Average jet image per class, log colour scale; each image (size, size) in (eta, phi)."""
     from matplotlib.colors import LogNorm
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hepwb import data
-from hepwb.constants import MAX_CONSTITUENTS
+from hepwb.constants import LARGE_JET_RADIUS, MAX_CONSTITUENTS
 from hepwb.samples.base import Sample
 from hepwb.sim.features import HLS4ML_FEATURES
 from hepwb.sim.recipes import JET_CLASSES
@@ -57,7 +57,7 @@ class JetSample(Sample):
         return self.features[:, list(self.feature_names).index(name)]
 
 
-def jet_images(deta, dphi, pt, *, size: int = 32, extent: float = 0.8) -> np.ndarray:
+def jet_images(deta, dphi, pt, *, size: int = 32, extent: float = LARGE_JET_RADIUS) -> np.ndarray:
     """Jet images in (eta, phi) after the standard preprocessing; returns (n, size, size) float32.
 
     Per jet: centre on the pT-weighted centroid, rotate so the principal axis of the pT

@@ -12,8 +12,6 @@ import numpy as np
 from hepwb import fpga, samples
 from hepwb.metrics import anomaly_report, tpr_at_fpr
 from hepwb.models import anomaly, training
-from hepwb.models.anomaly import autoencoder_scores, bound_outputs, loss_contributions, reconstruction_score
-from hepwb.models.training import predict
 from hepwb.samples.l1_events import OBJECTS, L1Events, network_inputs, to_layout
 from hepwb.sim.detector import DEFAULT as DEFAULT_DETECTOR
 from hepwb.sim.detector import Detector
@@ -62,8 +60,9 @@ def monitor_faults(model, faults, n_events: int, *, monitoring_fpr: float = 0.1,
         score, parts = {}, {}
         for name, sample in (("healthy", healthy), ("faulty", faulty)):
             x = network_inputs(sample.particles)
-            reconstruction = predict(model, x)
-            score[name], parts[name] = reconstruction_score(x, reconstruction), loss_contributions(x, reconstruction)
+            reconstruction = training.predict(model, x)
+            score[name] = anomaly.reconstruction_score(x, reconstruction)
+            parts[name] = anomaly.loss_contributions(x, reconstruction)
         threshold = np.quantile(score["healthy"], 1 - monitoring_fpr)
         shift = {group: ks_2samp(parts["healthy"][group], parts["faulty"][group]).statistic for group in OBJECTS}
         rows.append({"fault": fault, "median score, healthy": np.median(score["healthy"]),
@@ -86,8 +85,8 @@ def trigger_agreement(keras_model, hls_model, x_background: np.ndarray, x_signal
     their relative difference (None where QKeras finds nothing).
     """
     def scores(x):
-        return (autoencoder_scores(keras_model, x),
-                reconstruction_score(x, bound_outputs(fpga.predict(hls_model, x))))
+        return (anomaly.autoencoder_scores(keras_model, x),
+                anomaly.reconstruction_score(x, anomaly.bound_outputs(fpga.predict(hls_model, x))))
 
     keras_background, hls_background = scores(x_background)
     per_signal = {}

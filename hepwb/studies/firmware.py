@@ -61,4 +61,4 @@ def calibration_costs(lut, network, bdt, conifer_model, resolution: dict[str, fl
     }
     for name, row in rows.items():
         row.update({"latency [cycles]": cycles[name], "latency [ns]": cycles[name] * CLOCK_PERIOD_NS})
-    return pd.DataFrame(rows).T
+    return pd.DataFrame.from_dict(rows, orient="index")  # one row per calibration, counts as integers
