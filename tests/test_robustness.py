@@ -85,6 +85,20 @@ def test_a_cut_on_the_mass_itself_sculpts_and_a_random_score_does_not():
     assert peaked["pass_counts"].sum() + peaked["fail_counts"].sum() <= 5000
 
 
+def test_a_cut_that_no_background_passes_gives_a_bounded_rejection_and_finite_metrics():
+    """At school size the best taggers can pass no background jet at 30 % signal efficiency (seed 2 of 05):
+    the rejection is then the lower bound n_background, the JSD is undefined, and metrics.json leaves it out
+    instead of refusing the notebook's last cell."""
+    from hepwb.studies import robustness
+
+    mass = np.r_[np.linspace(10, 200, 300), np.full(100, 80.0)]
+    is_signal = np.r_[np.zeros(300), np.ones(100)].astype(bool)
+    perfect = metrics.mass_sculpting(is_signal.astype(float), mass, is_signal, 0.3, np.linspace(0, 260, 14))
+    assert perfect["background_passing"] == 0 and perfect["rejection"] == 300.0 and np.isnan(perfect["jsd"])
+    written = robustness.sculpting_metrics({("perfect", 0.3): perfect})
+    assert written == {"perfect at 30%": {"rejection": 300.0, "background_passing": 0}}
+
+
 def test_disco_training_decorrelates_the_output_from_the_mass():
     from hepwb.models.decorrelation import binary_tagger
 

@@ -50,9 +50,12 @@ def jensen_shannon(counts_p, counts_q) -> float:
 def mass_sculpting(scores, mass, is_signal, signal_efficiency: float, edges) -> dict:
     """What a cut on a binary tagger's score does to the background mass distribution.
 
-    The threshold keeps ``signal_efficiency`` of the signal; returns the threshold, the background
-    rejection 1/ε_B, the background mass histograms (``edges`` in GeV, counts) of the jets that pass and
-    that fail, and their Jensen-Shannon divergence (0: the cut leaves the mass shape alone).
+    The threshold keeps ``signal_efficiency`` of the signal; returns the threshold, the number of background
+    jets that pass it, the background rejection 1/ε_B, the background mass histograms (``edges`` in GeV,
+    counts) of the jets that pass and that fail, and their Jensen-Shannon divergence (0: the cut leaves the
+    mass shape alone). When no background jet passes, the rejection is only bounded from below: the number
+    of background jets is returned (1/ε_B >= n_background, as ``classification.rejection_at`` does), and the
+    JSD, with no passing distribution to compare, is NaN.
     """
     scores, mass, is_signal = (np.asarray(a) for a in (scores, mass, is_signal))
     if not 0 < signal_efficiency < 1:
@@ -62,8 +65,9 @@ def mass_sculpting(scores, mass, is_signal, signal_efficiency: float, edges) -> 
     passed = scores[background] >= threshold
     pass_counts = np.histogram(mass[background][passed], edges)[0]
     fail_counts = np.histogram(mass[background][~passed], edges)[0]
-    efficiency = passed.mean()
+    n_background, n_passed = int(background.sum()), int(passed.sum())
     both = pass_counts.sum() and fail_counts.sum()
-    return {"threshold": threshold, "rejection": float(1 / efficiency) if efficiency > 0 else float("inf"),
+    return {"threshold": threshold, "background_passing": n_passed,
+            "rejection": n_background / n_passed if n_passed else float(n_background),
             "jsd": jensen_shannon(pass_counts, fail_counts) if both else float("nan"),
             "edges": np.asarray(edges, dtype=float), "pass_counts": pass_counts, "fail_counts": fail_counts}

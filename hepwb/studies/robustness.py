@@ -88,11 +88,21 @@ def sculpting_table(scores: dict[str, np.ndarray], sample, *, efficiencies=(0.5,
     results = {(name, eff): metrics.mass_sculpting(s, mass, is_signal, eff, edges)
                for name, s in scores.items() for eff in efficiencies}
     rows = [{"tagger": name, "signal efficiency": eff, "background rejection": r["rejection"], "JSD": r["jsd"],
-             "1/JSD": 1 / r["jsd"] if r["jsd"] > 0 else float("inf"),
+             "1/JSD": 1 / r["jsd"] if r["jsd"] > 0 else (float("inf") if r["jsd"] == 0 else float("nan")),
              "distance correlation": metrics.distance_correlation(scores[name][~is_signal][:2000],
                                                                    mass[~is_signal][:2000])}  # n² memory
             for (name, eff), r in results.items()]
     return pd.DataFrame(rows).set_index(["tagger", "signal efficiency"]), results
+
+
+def sculpting_metrics(results: dict) -> dict:
+    """The numbers of ``sculpting_table``'s results that go into ``metrics.json``: per tagger and efficiency
+    the background rejection, the background jets that pass, and the JSD where any pass (with none, there is
+    no passing mass distribution to compare: at school size the best taggers pass no background jet at 30 %
+    signal efficiency for some seeds)."""
+    return {f"{name} at {eff:.0%}": {"rejection": r["rejection"], "background_passing": r["background_passing"],
+                                     **({"jsd": r["jsd"]} if np.isfinite(r["jsd"]) else {})}
+            for (name, eff), r in results.items()}
 
 
 def sculpted_mass(results: dict, name: str, efficiencies=(0.5, 0.3)) -> dict:
