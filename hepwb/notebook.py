@@ -46,7 +46,6 @@ def results_folder(output_dir: Path | str) -> Path:
     return path
 
 
-
 def peak_memory_mb() -> float:
     """Peak resident memory of this process so far (MB)."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -116,7 +116,7 @@ def _check_branches(ttree, branches) -> None:
     if branches is None:
         return
     available = list(ttree.keys())
-    missing = [b for b in branches if b not in set(available)]
+    missing = sorted(set(branches) - set(available), key=list(branches).index)
     if missing:
         kind, kinds = ("field", "fields") if is_rntuple(ttree) else ("branch", "branches")
         raise MissingBranchError(f"{_object_path(ttree)}: no {kind} named {', '.join(map(repr, missing))}"

@@ -46,9 +46,6 @@ class EventSample(Sample):
     m_ll: np.ndarray
     source: str = ""
 
-    def column(self, name: str) -> np.ndarray:
-        return self.features[:, FEATURE_NAMES.index(name)]
-
 
 def load(source="zmumu", *, max_events: int | None = None) -> EventSample:
     """Read the analysis features of a ``zmumu``-like dataset (name or path) into an EventSample."""
