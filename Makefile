@@ -1,19 +1,24 @@
-# The two commands of README.md: `make run` and `make test`. Both set up .venv when needed.
-PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
-VENV := .venv
+# The two commands of README.md: `make run` and `make test`. Both set up the environment when needed:
+# .venv-keras2 (Keras 2 + QKeras, Python 3.9-3.11) or .venv-keras3 (Keras 3 + HGQ2, Python 3.10-3.13),
+# whichever the Python found fits; `make STACK=keras3 test` chooses (docs/design.md, "Two stacks").
+PYTHON ?= $(shell for p in python3.11 python3.13 python3.12 python3.10 python3.9 python3; do \
+	command -v $$p 2>/dev/null && break; done)
+STACK ?= $(shell $(PYTHON) -c 'import sys; print("keras2" if sys.version_info[:2] <= (3, 11) else "keras3")')
+VENV := .venv-$(STACK)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hepwb-installed
 PRESET ?= school
 
-.PHONY: setup run test lab benchmark binder-check lint clean
+.PHONY: setup run test test-quick test-stack lab benchmark binder-check colab-check resolve-check lint clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 9) <= v <= (3, 11) else "hepwb needs Python 3.9, 3.10 or 3.11 (TensorFlow 2.14 supports no other), found %d.%d at $(PYTHON); install python3.11 and run: make PYTHON=/path/to/python3.11" % v)'
+	@case "$(STACK)" in keras2|keras3) ;; *) echo "STACK must be keras2 or keras3, got '$(STACK)'" >&2; exit 2;; esac
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; low, high = {"keras2": ((3, 9), (3, 11)), "keras3": ((3, 10), (3, 13))}["$(STACK)"]; sys.exit(0 if low <= v <= high else "the $(STACK) stack needs Python %d.%d-%d.%d, found %d.%d at $(PYTHON): run make PYTHON=/path/to/python3.x (keras2: 3.9-3.11, keras3: 3.10-3.13)" % (*low, *high, *v))'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[$(STACK),test]"
 	$(BIN)/python -c 'from hepwb.environment import main; main()'
 	touch $(STAMP)
 
@@ -22,6 +27,15 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# everyday changes: no event generation, no notebook runs, no browser (a few minutes)
+test-quick: setup
+	$(BIN)/python -m pytest -m "not slow and not browser" tests
+
+# the second stack in CI: the unit tests and every notebook's smoke run (tests/), without nbval's
+# school-size re-execution of the committed notebooks and without the browser
+test-stack: setup
+	$(BIN)/python -m pytest -m "not browser" tests
 
 lab: setup
 	$(BIN)/jupyter lab notebooks
@@ -35,8 +49,16 @@ benchmark: setup
 binder-check:
 	$(PYTHON) benchmarks/binder.py
 
+# Colab: Colab's TensorFlow 2.19 and Keras 3.10, hepwb installed by the notebooks' Colab cell, every notebook
+colab-check:
+	$(PYTHON) benchmarks/colab.py
+
+# the keras3 stack resolved for Python 3.13 from wheels alone (pip --dry-run; needs PyPI, not 3.13 itself)
+resolve-check:
+	$(PYTHON) benchmarks/resolve_keras3.py
+
 lint: setup
 	$(BIN)/ruff check hepwb tests benchmarks
 
 clean:
-	rm -rf results .pytest_cache
+	rm -rf results .pytest_cache  # the environments stay: rm -rf .venv-keras2 .venv-keras3

@@ -44,9 +44,12 @@ BUDGET_SECONDS = 4 * 60
 class MemoryCgroup:
     """A child memory cgroup (v1 or v2) of this process's own, with a hard limit; None-like if impossible."""
 
-    def __init__(self, limit_bytes: int):
+    def __init__(self, limit_bytes: int | None):
         self.path, self.version = None, None
         self.limit_bytes = limit_bytes
+        if limit_bytes is None:  # measure only (benchmarks/colab.py)
+            self.reason = "no memory limit"
+            return
         try:
             self.path, self.version = self._create()
         except OSError as error:
@@ -124,12 +127,13 @@ def _tree_rss_bytes(root_pid: int) -> int:
     return total
 
 
-def run_measured(command: list[str], cwd: Path, cgroup: MemoryCgroup, log) -> dict:
-    """Run ``command``; returns exit code, wall and CPU seconds, peak tree RSS and cgroup peak."""
+def run_measured(command: list[str], cwd: Path, cgroup: MemoryCgroup, log, env: dict | None = None) -> dict:
+    """Run ``command`` (with ``env`` if given); returns exit code, wall and CPU seconds, peak tree RSS and
+    cgroup peak."""
     cgroup.reset_peak()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.time()
-    process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=cgroup.join)
+    process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=cgroup.join, env=env)
     peak = [0]
 
     def sample():

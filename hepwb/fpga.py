@@ -11,10 +11,8 @@ done here.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +51,7 @@ def convert(model, output_dir: str | Path, *, precision: str = "ap_fixed<16,6>",
             strategy: str = "Latency", io_type: str = "io_parallel", part: str = DEFAULT_PART,
             layer_precision: dict | None = None, softmax_table: str = SOFTMAX_TABLE,
             softmax_table_size: int = SOFTMAX_TABLE_SIZE, compile: bool = True):
-    """Convert a Keras/QKeras model with hls4ml and (by default) compile its C simulation.
+    """Convert a Keras, QKeras or HGQ2 model with hls4ml and (by default) compile its C simulation.
 
     Parameters
     ----------
@@ -63,7 +61,8 @@ def convert(model, output_dir: str | Path, *, precision: str = "ap_fixed<16,6>",
     layer_precision : optional {layer name: {"weight"/"bias"/"result"/...: type}} overrides.
     softmax_table, softmax_table_size : type and length of the softmax's exp and inverse tables.
 
-    QKeras models are configured per layer, so each layer takes the precision of its quantizers;
+    QKeras and HGQ2 models are configured per layer, so each layer takes the precision of its quantizers
+    (HGQ2's learned widths: the C simulation is bit-exact with the Keras model up to the softmax);
     float models get ``precision`` everywhere.
 
     Returns the hls4ml model; ``.predict(x)`` runs the C simulation. With ``compile=False`` only the
@@ -115,12 +114,18 @@ def _check_layers(model) -> None:
     from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
 
     supported = set(get_supported_keras_layers()) | {"InputLayer"}
+    try:  # Keras 3: hls4ml's own handlers first, the Keras 2 ones as its fallback
+        from hls4ml.converters.keras_v3 import layer_handlers
+
+        supported |= {key.rsplit(".", 1)[-1] for key in layer_handlers}
+    except ImportError:  # hls4ml's Keras 3 parser imports Keras 3
+        pass
     unsupported = [f"{layer.name} ({layer.__class__.__name__})" for layer in model.layers
                    if layer.__class__.__name__ not in supported]
     if unsupported:
         raise UnsupportedLayerError(f"hls4ml cannot convert {', '.join(unsupported)}; it supports e.g. "
                                     f"{', '.join(sorted(n for n in supported if not n.startswith('Q'))[:15])} ... "
-                                    "and the QKeras Q* layers")
+                                    "and the QKeras or HGQ2 Q* layers")
 
 
 def predict(hls_model, x: np.ndarray) -> np.ndarray:
@@ -152,7 +157,7 @@ def bops(model, weight_bits: int, activation_bits: int) -> int:
     Per layer with n inputs, m outputs and a fraction f of zero (pruned) weights:
     BOPs = m * n * ((1 - f) * b_a * b_w + b_a + b_w + log2(n)); b_w, b_a are the weight and
     activation bit widths. Written out because no library implements this formula; see
-    ``firmware_bops`` for the count with qtools' data types, where pruning also removes additions.
+    ``firmware_bops`` for the count with each weight's own width, where pruning also removes additions.
     """
     total = 0.0
     for layer in dense_layers(model):
@@ -161,66 +166,54 @@ def bops(model, weight_bits: int, activation_bits: int) -> int:
     return int(round(total))
 
 
-def firmware_bops(model, bits: int | None = None, *, input_bits: int = 16, input_integer_bits: int = 6) -> dict:
-    """Bit operations of the firmware hls4ml builds, with data types from ``qkeras.qtools``.
+def firmware_bops(model, bits: int | None = None, *, input_bits: int = 16) -> dict:
+    """Bit operations of the firmware hls4ml builds, counted the same way for QKeras and HGQ2 models.
 
-    qtools propagates the quantizers through the model and gives, per Dense layer, the input and
-    weight widths (b_a, b_w) and the accumulator width b_acc (b_a + b_w + log2 n, no overflow).
-    hls4ml's Latency strategy wires each weight in as a constant, so a zero (pruned) weight costs
-    neither its multiplier nor its adder; per non-zero weight the count is b_a * b_w + b_acc.
-    That differs from Baskin et al.'s ``bops``, which keeps every addition of a pruned layer.
+    hls4ml's Latency strategy wires each weight in as a constant, so a zero (pruned, or HGQ2's zero-bit)
+    weight costs neither its multiplier nor its adder. Per non-zero weight w_ij of a Dense layer the count
+    is b_a(i) * b_w(ij) + b_acc: its input's width times its own width (sign included), plus an adder as
+    wide as the layer's accumulator, b_acc = max b_a + max b_w + ceil(log2 n_in) + 1 (no overflow).
+    QKeras gives one width per layer (its quantizers); HGQ2 one per weight and per input (learned).
 
-    A QKeras model is counted as quantized; a float Keras model as the ``bits``-bit fixed-point
-    twin hls4ml makes of it (weights, biases and ReLUs at ``bits``). The input is
-    ap_fixed<input_bits, input_integer_bits> in both cases. Returns the total and the per-layer rows.
+    A float Keras model is counted as the ``bits``-bit fixed-point twin hls4ml makes of it (weights,
+    biases and ReLUs at ``bits``). The first layer's inputs have ``input_bits`` unless the model quantizes
+    them itself. Returns the total, its multiplications alone (sum of b_a * b_w over non-zero weights: HGQ2's
+    EBOPs without the biases) and the per-layer rows. Written out because the one library count,
+    QKeras's qtools, exists only for QKeras models.
     """
-    from qkeras import quantized_bits
-    from qkeras.qtools import run_qtools
-    from tensorflow import keras
+    from hepwb.models import quantization  # imports TensorFlow, which conifer's half of this module does not need
 
-    is_qkeras = any(layer.__class__.__name__ == "QDense" for layer in model.layers)
-    if not is_qkeras and bits is None:
+    quantized = any(quantization.is_quantized(layer) for layer in model.layers)
+    if not quantized and bits is None:
         raise ValueError(f"{model.name} is a float Keras model: give bits, the fixed-point width hls4ml will use")
-    # qtools walks the layer graph: count on a fresh copy, since tfmot's strip_pruning leaves the layers
-    # attached to two graphs; the weights (and so the sparsity) are read from ``model`` itself
-    counted = keras.models.clone_model(model) if is_qkeras else _fixed_point_twin(model, bits)
-    source = quantized_bits(input_bits, input_integer_bits - 1, alpha=1)  # QKeras' integer bits exclude the sign
-    qtools = run_qtools.QTools(counted, process="horowitz", source_quantizers=[source], is_inference=True,
-                               weights_path=None, keras_quantizer="fp32", keras_accumulator="fp32",
-                               for_reference=False)
-    with tempfile.TemporaryDirectory() as scratch:  # the layer statistics' public form is a JSON file
-        qtools.qtools_stats_to_json(f"{scratch}/qtools.json")
-        stats = json.loads(Path(f"{scratch}/qtools.json").read_text())
-    rows, total = [], 0
-    for layer in dense_layers(model):
-        layer_stats = stats[layer["name"]]
-        b_a = layer_stats["input_quantizer_list"][0]["bits"]
-        b_w = layer_stats["weight_quantizer"]["bits"]
-        b_acc = layer_stats["accumulator"]["bits"]
-        nonzero = round(layer["n_in"] * layer["n_out"] * (1 - layer["sparsity"]))
-        layer_bops = nonzero * (b_a * b_w + b_acc)
-        rows.append({"layer": layer["name"], "nonzero_weights": nonzero, "input_bits": b_a, "weight_bits": b_w,
-                     "accumulator_bits": b_acc, "bops": layer_bops})
-        total += layer_bops
-    return {"bops": total, "layers": rows}
-
-
-def _fixed_point_twin(model, bits: int):
-    """A QKeras copy of a Dense/Activation Keras model, every weight, bias and ReLU at ``bits`` bits."""
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
-    from tensorflow import keras
-
-    def quantize(layer):
+    rows, total, multiplications = [], 0, 0
+    width = float(input_bits)  # the bits of what flows into the next layer
+    for layer in model.layers:
         kind = layer.__class__.__name__
-        if kind == "Dense":
-            quantizer = quantized_bits(bits, 0, alpha=1)
-            return QDense(layer.units, use_bias=layer.use_bias, kernel_quantizer=quantizer,
-                          bias_quantizer=quantizer, name=layer.name)
-        if kind == "Activation" and layer.get_config()["activation"] == "relu" or kind == "ReLU":
-            return QActivation(quantized_relu(bits), name=layer.name)
-        return layer.__class__.from_config(layer.get_config())
-
-    return keras.models.clone_model(model, clone_function=quantize)
+        if kind == "QActivation":  # QKeras: the quantizer sets the width of what follows
+            width = float(layer.quantizer.bits)
+        elif kind in ("Activation", "ReLU") and not quantized:
+            width = float(bits)
+        if kind not in ("Dense", "QDense"):
+            continue
+        kernel = quantization.quantized_kernel(layer)
+        if quantization.is_quantized(layer):
+            b_w, b_a = quantization.weight_bits(layer), quantization.input_bits(layer, width)
+        else:
+            b_w, b_a = np.full(kernel.shape, float(bits)), np.full(kernel.shape[0], width)
+        nonzero = (kernel != 0) & (b_a[:, None] > 0)  # an input of zero bits is a constant zero: no product
+        n_in = kernel.shape[0]
+        b_acc = int(b_a.max() + b_w[nonzero].max(initial=0) + math.ceil(math.log2(max(n_in, 2))) + 1)
+        products = int(round(np.sum(b_a[:, None] * b_w * nonzero)))
+        layer_bops = products + b_acc * int(nonzero.sum())
+        rows.append({"layer": layer.name, "nonzero_weights": int(nonzero.sum()), "input_bits": float(b_a.mean()),
+                     "weight_bits": float(b_w[nonzero].mean()) if nonzero.any() else 0.0,
+                     "accumulator_bits": b_acc, "multiplication_bops": products, "bops": layer_bops})
+        total += layer_bops
+        multiplications += products
+        if not quantized:
+            width = float(bits)
+    return {"bops": total, "multiplication_bops": multiplications, "layers": rows}
 
 
 def multipliers(model, reuse_factor: int = 1) -> list[dict]:

@@ -1,7 +1,8 @@
 """Keeps library chatter out of notebook outputs, so that what a student reads is ours.
 
 Silenced: TensorFlow's C++ log lines (oneDNN, CPU instructions) and its Python deprecation log,
-two Keras warnings that QKeras objects trigger, FastJet's banner and XLA's first-compilation line;
+two Keras warnings that QKeras objects trigger, hls4ml's softmax note, FastJet's banner and XLA's
+first-compilation line;
 ``keras_progress_bars_off`` silences the progress bar of a library that calls ``model.predict`` for us.
 Errors and our own warnings still come through.
 """
@@ -14,14 +15,19 @@ import os
 import sys
 import warnings
 
-#: Keras 2 warnings that QKeras triggers on every save or clone; harmless, and they print machine paths
+#: Keras 2 warnings that QKeras triggers on every save or clone, and hls4ml's note (keras3 stack) that a
+#: float softmax is not bit-exact, which the notebooks say themselves; harmless, and they print machine paths
 _KERAS_WARNINGS = (r"The `keras\.constraints\.serialize\(\)` API should only be used",
-                   r"The initializer \w+ is unseeded")
+                   r"The initializer \w+ is unseeded",
+                   r"Softmax layer \w+ is converted from a frontend not supporting bit-exact softmax")
 
 
 def before_imports() -> None:
     """Set what must be set before TensorFlow is first imported (``import hepwb`` calls this)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # 2: C++ warnings and info off, errors on
+    # 2: C++ warnings and info off, errors on. TensorFlow 2.21 (keras3 stack) logs an error-level line that
+    # is none on every model.fit and model.predict with deterministic ops ("NodeDef mentions attribute
+    # use_unbounded_threadpool"): 3 there, errors off too (Python still raises them)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if _keras_major() >= 3 else "2")
     # XLA-compiled functions (the generators of 02) on one Eigen thread: with several, a sum's order could
     # change between runs and move the 11th digit of a metric; TensorFlow's own ops stay multi-threaded
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
@@ -30,12 +36,40 @@ def before_imports() -> None:
         warnings.filterwarnings("ignore", message=message, category=UserWarning)
 
 
-def tensorflow():
-    """Import TensorFlow with its Python log at ERROR; returns the module."""
-    import tensorflow as tf
+def _keras_major() -> int:
+    """The major version of the installed keras package (0 when there is none), without importing it."""
+    from importlib import metadata
 
+    try:
+        return int(metadata.version("keras").split(".")[0])
+    except metadata.PackageNotFoundError:
+        return 0
+
+
+def tensorflow():
+    """Import TensorFlow with its Python log at ERROR; returns the module. TensorFlow 2.21 (keras3 stack)
+    prints its oneDNN and CPU-instruction lines on import whatever TF_CPP_MIN_LOG_LEVEL says, so its
+    first import runs with stderr's descriptor pointed at /dev/null."""
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+    else:
+        with descriptor_to_devnull(2):
+            import tensorflow as tf
     tf.get_logger().setLevel(logging.ERROR)
     return tf
+
+
+@contextlib.contextmanager
+def absl_warnings_off():
+    """No warnings from absl's Python logger inside the block: Keras 3 logs some there instead of through
+    ``warnings`` (e.g. "You are saving your model as an HDF5 file"), so ``warnings`` filters miss them."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @contextlib.contextmanager

@@ -32,6 +32,18 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped, but {NO_SKIPS}=1 (CI) requires every test to run: {reason}"
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test marked ``stack("keras2")`` tests that stack's own libraries (QKeras, tfmot, HGQ2): on the other
+    stack it is deselected (shown in pytest's summary), never skipped."""
+    from hepwb.environment import installed_stack
+
+    here = installed_stack().name
+    other = [item for item in items if any(mark.args[0] != here for mark in item.iter_markers("stack"))]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
+
+
 @pytest.fixture(scope="session")
 def small_jets(tmp_path_factory) -> Path:
     """100 jets (20 per class) generated serially with seed 7."""

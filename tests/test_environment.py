@@ -32,54 +32,93 @@ def _requirements(lines) -> dict[str, str]:
 
 
 def _pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return project["dependencies"], project["optional-dependencies"]["test"]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _stack_requirements(stack: str) -> dict[str, str]:
+    """pyproject's dependencies with a stack's extra (hepwb[...] in an extra followed), the stack's pins winning."""
+    project = _pyproject()
+    extras = project["optional-dependencies"]
+
+    def flat(name):
+        for line in extras[name]:
+            yield from flat(line[len("hepwb["):-1]) if line.startswith("hepwb[") else [line]
+
+    return {**_requirements(project["dependencies"]), **_requirements(flat(stack))}
+
+
+def _conda(name: str) -> tuple[dict[str, str], list]:
+    conda = yaml.safe_load((ROOT / name).read_text())
+    pip_section = next(item["pip"] for item in conda["dependencies"] if isinstance(item, dict))
+    return _requirements(pip_section), conda["dependencies"]
 
 
 def test_binder_and_conda_pin_the_same_versions_as_pyproject():
-    deps, tests = _pyproject()
-    expected = _requirements(deps)
+    tests = _requirements(_pyproject()["optional-dependencies"]["test"])
+    for stack, name, python in (("keras2", "environment.yml", "3.11"), ("keras3", "environment-keras3.yml", "3.13")):
+        pins, dependencies = _conda(name)
+        assert pins == {**_stack_requirements(stack), **tests}, name
+        assert f"python={python}" in dependencies
+    # binder is Linux and the keras2 stack: TensorFlow comes as tensorflow-cpu there
     binder = _requirements((ROOT / "binder" / "requirements.txt").read_text().splitlines())
-    conda = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip_section = next(item["pip"] for item in conda["dependencies"] if isinstance(item, dict))
-    assert _requirements(pip_section) == {**expected, **_requirements(tests)}
-    # binder is Linux: TensorFlow comes as tensorflow-cpu there
-    assert binder == {k: v for k, v in expected.items() if k != "tensorflow"}
-    assert "python=3.11" in conda["dependencies"]
+    assert binder == {k: v for k, v in _stack_requirements("keras2").items() if k != "tensorflow"}
     assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
     assert "pip install" in (ROOT / "binder" / "postBuild").read_text()
 
 
-def test_the_verified_stack_is_pinned_exactly():
-    expected = _requirements(_pyproject()[0])
+def test_the_verified_stacks_are_pinned_exactly():
+    keras2, keras3 = _stack_requirements("keras2"), _stack_requirements("keras3")
     for name, version in {"tensorflow-cpu": "2.14.1", "qkeras": "0.9.0", "hls4ml": "1.3.0",
                           "tensorflow-model-optimization": "0.7.5", "pythia8mc": "8.317.2"}.items():
-        assert expected[name] == f"=={version}"
-    assert expected["numpy"].endswith("<2")
+        assert keras2[name] == f"=={version}"
+    assert keras2["numpy"].endswith("<2")
+    for name, version in {"tensorflow-cpu": "2.21.0", "keras": "3.15.1", "hgq2": "0.2.0", "hls4ml": "1.3.0"}.items():
+        assert keras3[name] == f"=={version}"
+    assert keras3["numpy"] == ">=2" and "qkeras" not in keras3 and "tensorflow-model-optimization" not in keras3
+    assert "tensorflow-cpu" not in _requirements(_pyproject()["optional-dependencies"]["colab"])
 
 
-def test_keras_3_is_refused_with_the_reason():
-    with pytest.raises(environment.EnvironmentProblem, match="QKeras does not work on Keras 3"):
-        environment.check_keras("3.3.3")
-    environment.check_keras("2.14.0")
+def test_each_stack_is_found_from_its_keras_and_a_mixed_one_is_refused_with_the_reason():
+    assert environment.stack_for("2.14.0").name == "keras2" and environment.stack_for("3.15.1").name == "keras3"
+    installed = {"keras": "3.15.1", "qkeras": "0.9.0"}
+    with pytest.raises(environment.EnvironmentProblem, match="qkeras is installed beside Keras 3.15.1.*keras2 stack"):
+        environment.check_stack(installed=installed.get)
+    installed = {"keras": "2.14.0", "hgq2": "0.2.0"}
+    with pytest.raises(environment.EnvironmentProblem, match="hgq2 is installed beside Keras 2.14.0.*keras3 stack"):
+        environment.check_stack(installed=installed.get)
+    environment.check_stack(installed={"keras": "3.15.1", "hgq2": "0.2.0"}.get)
+    environment.check_stack(installed={}.get)  # nothing installed yet: nothing to refuse
 
 
-@pytest.mark.parametrize("version", [(3, 8), (3, 12), (3, 13)])
-def test_python_outside_tensorflow_range_is_refused(version):
-    with pytest.raises(environment.EnvironmentProblem, match=r"needs Python 3\.9-3\.11"):
+@pytest.mark.parametrize("version", [(3, 8), (3, 14)])
+def test_python_outside_both_stacks_is_refused(version):
+    with pytest.raises(environment.EnvironmentProblem, match=r"needs Python 3\.9-3\.13"):
         environment.check_python(version)
 
 
-def test_this_environment_passes_and_a_keras_3_beside_it_would_not(monkeypatch):
+@pytest.mark.parametrize(("stack", "version"), [("keras2", (3, 12)), ("keras2", (3, 13)), ("keras3", (3, 9))])
+def test_python_outside_a_stacks_range_is_refused(stack, version):
+    with pytest.raises(environment.EnvironmentProblem, match=f"its {stack} stack needs Python"):
+        environment.check_python(version, environment.STACKS[stack])
+
+
+def test_make_chooses_keras2_where_it_runs_and_keras3_elsewhere():
+    assert [environment.default_stack(v) for v in [(3, 9), (3, 11), (3, 12), (3, 13)]] == [
+        "keras2", "keras2", "keras3", "keras3"]
+
+
+def test_this_environment_passes_and_is_one_stack(monkeypatch):
+    environment.check()
+    stack = environment.installed_stack()
     from importlib import metadata
 
-    environment.check()
-    assert metadata.version("keras").startswith("2.")
-    real_version = metadata.version
-    monkeypatch.setattr(environment.metadata, "version",
-                        lambda name: "3.0.1" if name == "keras" else real_version(name))
-    with pytest.raises(environment.EnvironmentProblem, match="Keras 3.0.1 is installed"):
-        environment.check()
+    assert metadata.version("keras").startswith(f"{stack.keras_major}.")
+    assert metadata.version(stack.quantization)
+    real_version = environment._version
+    foreign = stack.foreign[0]
+    monkeypatch.setattr(environment, "_version", lambda name: "1.0" if name == foreign else real_version(name))
+    with pytest.raises(environment.EnvironmentProblem, match=f"{foreign} is installed beside"):
+        environment.check_stack(installed=environment._version)
 
 
 def test_readme_opens_with_the_two_commands_and_ci_calls_make_test():

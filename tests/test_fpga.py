@@ -66,10 +66,11 @@ def test_bops_of_a_tiny_model_are_exact():
     assert fpga.multipliers(model, reuse_factor=1) == [{"layer": model.layers[1].name, "multipliers": 7,
                                                        "reuse_factor": 1}]
     assert fpga.multipliers(model, reuse_factor=4)[0]["multipliers"] == 2
-    # firmware count with qtools' types: 8-bit input x 4-bit weight, accumulator 8 + 4 + log2(4) + 1 = 15 bits,
+    # firmware count: 8-bit input x 4-bit weight, accumulator 8 + 4 + log2(4) + 1 = 15 bits,
     # 7 non-zero weights: 7 * (8 * 4 + 15)
-    counted = fpga.firmware_bops(model, bits=4, input_bits=8, input_integer_bits=3)
+    counted = fpga.firmware_bops(model, bits=4, input_bits=8)
     assert counted["bops"] == 7 * (32 + 15) == 329
+    assert counted["multiplication_bops"] == 7 * 32  # HGQ2's EBOPs count only these
     assert counted["layers"][0]["accumulator_bits"] == 15
 
 
@@ -77,11 +78,11 @@ def test_firmware_bops_of_the_pruned_6bit_tagger_with_8bit_inputs_is_20x_below_1
     from hepwb.models import compressed
 
     model = compressed.quantized_tagger(bits=6, input_bits=8)
-    for layer in model.layers:  # prune exactly 75 % of each kernel by hand
+    for layer in model.layers:  # prune exactly 75 % of each kernel by hand; the rest 0.5, which no rounding zeroes
         if layer.__class__.__name__ == "QDense":
-            kernel, bias = layer.get_weights()
+            kernel = np.full(layer.kernel.shape, 0.5, dtype=np.float32)
             kernel.ravel()[: kernel.size * 3 // 4] = 0.0
-            layer.set_weights([kernel, bias])
+            layer.kernel.assign(kernel)
     counted = {row["layer"]: row for row in fpga.firmware_bops(model)["layers"]}
     # fc1: 256 non-zero weights x (8-bit input x 6-bit weight + accumulator 8 + 6 + log2(16) + 1 = 19 bits)
     assert counted["fc1"]["bops"] == 256 * (8 * 6 + 19)
@@ -95,6 +96,7 @@ def test_firmware_bops_needs_the_bit_width_of_a_float_model():
         fpga.firmware_bops(taggers.dense_tagger())
 
 
+@pytest.mark.stack("keras2")  # keras3: test_hgq2_tagger_learns_narrower_weights_and_its_firmware_logits_are_bit_exact
 def test_pruned_6bit_tagger_learns_and_its_firmware_agrees(tmp_path):
     from hepwb.models import compressed
 
@@ -105,7 +107,9 @@ def test_pruned_6bit_tagger_learns_and_its_firmware_agrees(tmp_path):
     training.train(model, scaler.transform(train.feature_table()), train.labels,
                    scaler.transform(val.feature_table()), val.labels, epochs=40, patience=40)
     stripped = compressed.strip_pruning(model)
-    assert all(abs(s - 0.75) < 0.01 for s in compressed.weight_sparsity(stripped).values())
+    # the pruned quarter, and the few weights that 6-bit rounding zeroes on top (firmware has no product for them)
+    assert all(0.745 < s < 0.85 for s in compressed.weight_sparsity(stripped).values()), \
+        compressed.weight_sparsity(stripped)
     x_test = scaler.transform(test.feature_table())
     keras_scores = stripped.predict(x_test, verbose=0)
     assert np.mean(keras_scores.argmax(1) == test.labels) > 0.45  # chance is 0.2
@@ -198,3 +202,28 @@ def test_early_stopping_never_restores_weights_from_before_the_first_pruning_mas
         training.train(short, x, y, x[:200], y[:200], epochs=3, patience=3)
         compressed.strip_pruning(short)
     assert any("pruning reached 0% zero weights, not the 75%" in str(w.message) for w in caught)
+
+
+@pytest.mark.stack("keras3")
+def test_hgq2_tagger_learns_narrower_weights_and_its_firmware_logits_are_bit_exact(tmp_path):
+    from tensorflow import keras
+
+    from hepwb.models import compressed
+
+    sample = samples.jets.load("jets", max_jets=3000, particles=False, images=False)
+    train, val, test = samples.split(sample)
+    scaler = StandardScaler().fit(train.feature_table())
+    # widths are trained like weights: Adam moves them by about the learning rate per step, so a short test
+    # takes a larger rate and small batches (560 steps)
+    model = training.compiled(compressed.quantized_tagger(bits=6, input_bits=8, beta=1e-4), learning_rate=5e-3)
+    start = fpga.firmware_bops(model)["bops"]
+    training.train(model, scaler.transform(train.feature_table()), train.labels,
+                   scaler.transform(val.feature_table()), val.labels, epochs=20, patience=20, batch_size=64)
+    learned = fpga.firmware_bops(model)
+    assert learned["bops"] < 0.8 * start, (start, learned)  # the EBOPs term in the loss narrows the widths
+    assert max(row["weight_bits"] for row in learned["layers"]) < 5.9
+    x_test = scaler.transform(test.feature_table())
+    assert np.mean(model.predict(x_test, verbose=0).argmax(1) == test.labels) > 0.45  # chance is 0.2
+    logits = keras.Model(model.inputs, model.get_layer("output").output)  # hls4ml's softmax is a table
+    hls_model = fpga.convert(logits, tmp_path / "prj")
+    assert np.array_equal(fpga.predict(hls_model, x_test), logits.predict(x_test, verbose=0).astype(np.float64))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import re
+import sys
 
 import pytest
 
@@ -28,8 +30,11 @@ DRAWS = re.compile(rf"\bplotting\.({'|'.join(DRAWING)})\(|\bplt\.|\.snapshot\(\)
 #: what must never reach a committed output, with the reason
 NOISE = {
     "an absolute path": re.compile(r"(?<![\w.~])/(?:home|root|work|tmp|usr|opt|var|Users|private)/"),
-    "a TensorFlow log line": re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |WARNING:tensorflow|oneDNN",
-                                        re.M),
+    # TensorFlow 2.14's C++ lines, 2.21's (absl: "E0000 00:00:1796587222.94 796 node_def_util.cc:682] ..."),
+    # and the Python loggers of TensorFlow and Keras 3 (absl)
+    "a TensorFlow log line": re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] "
+                                        r"|^[IWEF]\d{4} [\d:.]+ +\d+ \w+\.cc:\d+\]"
+                                        r"|WARNING:tensorflow|WARNING:absl|oneDNN", re.M),
     "the FastJet banner": re.compile(r"FastJet release|Cacciari, G\.P\. Salam"),
     "a traceback": re.compile(r"Traceback \(most recent call last\)"),
     "progress-bar control characters": re.compile(r"[\x08\r\x1b]"),
@@ -83,3 +88,20 @@ def test_outputs_are_free_of_paths_logs_banners_and_tracebacks(path):
 def test_the_committed_notebook_was_run_from_top_to_bottom(path):
     counts = [cell.get("execution_count") for _, cell in _cells(path)]
     assert None not in counts and counts == sorted(counts), f"{path.name}: execution counts {counts}"
+
+
+def test_every_notebook_has_the_same_colab_cell_after_its_parameters_and_it_does_nothing_elsewhere(
+        tmp_path, monkeypatch):
+    cells = []
+    for path in NOTEBOOKS:
+        notebook = json.loads(path.read_text())
+        tagged = [i for i, c in enumerate(notebook["cells"]) if "colab" in c["metadata"].get("tags", [])]
+        parameters = next(i for i, c in enumerate(notebook["cells"]) if "parameters" in c["metadata"].get("tags", []))
+        assert tagged == [parameters + 1], f"{path.name}: one Colab cell, right after the parameters"
+        cells.append("".join(notebook["cells"][tagged[0]]["source"]))
+    assert len(set(cells)) == 1, "the Colab cells differ between notebooks"
+    assert '"-e", f"{clone}[colab]"' in cells[0] and 'if "google.colab" in sys.modules:' in cells[0]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(compile(cells[0], "colab cell", "exec"), {})  # not on Colab: no clone, no install, no chdir
+    assert list(tmp_path.iterdir()) == [] and os.getcwd() == str(tmp_path)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.preprocessing import StandardScaler
 
 from hepwb import metrics, samples
-from hepwb.models import taggers
+from hepwb.models import quantization, taggers
 from hepwb.sim.features import HLS4ML_FEATURES
 from hepwb.sim.recipes import JET_CLASSES
 
@@ -288,6 +290,13 @@ def test_saved_tagger_reloads_and_predicts_the_same(small_sample, tmp_path):
     assert np.allclose(again, scores, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="no saved tagger"):
         taggers.load_tagger(tmp_path / "elsewhere")
+    # a tagger of the other stack: one line that says which stack wrote it, before Keras tries to read it
+    here = quantization.STACK
+    other = "keras3" if here == "keras2" else "keras2"
+    inputs = json.loads((tmp_path / taggers.SCALER_FILE).read_text())
+    (tmp_path / taggers.SCALER_FILE).write_text(json.dumps({**inputs, "stack": other}))
+    with pytest.raises(quantization.OtherStackModel, match=f"saved by the {other} stack and this is the {here}"):
+        taggers.load_tagger(tmp_path)
 
 
 def test_training_is_deterministic_with_a_fixed_seed(small_sample):

@@ -1,7 +1,7 @@
 """Autoencoders that learn Standard-Model events and flag what they reconstruct badly.
 
 Owns: the dense autoencoder of the ADC2021 baseline (57 -> 32 -> 16 -> latent 3 -> 16 -> 32 -> 57,
-batch norm, leaky ReLU), the variational autoencoder (reconstruction and KL scores), their QKeras
+batch norm, leaky ReLU), the variational autoencoder (reconstruction and KL scores), their quantized (QKeras or HGQ2)
 twin for the trigger, the masked reconstruction loss (padded slots ignored), outputs bounded to each
 slot's eta range and phi in [-pi, pi], per-object loss contributions, and the PCA baseline.
 Inputs are ``samples.l1_events.network_inputs`` (n, 57): per slot log(1 + pT), eta, phi; a padded slot
@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf  # quiet already: hepwb.models sets TensorFlow's log level on import
 from tensorflow import keras
 
+from hepwb.models import quantization
 from hepwb.models.training import compiled, predict, set_seed
 from hepwb.samples.l1_events import N_SLOTS, OBJECTS, SLOT_ETA_BOUND, SLOT_GROUP
 
@@ -88,35 +89,32 @@ class BoundedOutputs(keras.layers.Layer):
 # ---- models -----------------------------------------------------------------------------------
 
 def _dense(units: int, name: str, bits: int | None = None):
-    """A Dense layer, or its QKeras twin with ``bits``-bit weights and biases."""
+    """A Dense layer, or this stack's quantized twin with ``bits``-bit weights and biases (``quantization``)."""
     if bits is None:
         return keras.layers.Dense(units, name=name)
-    from qkeras import QDense, quantized_bits
-
-    quantizer = quantized_bits(bits, 0, alpha=1)
-    return QDense(units, kernel_quantizer=quantizer, bias_quantizer=quantizer, name=name)
+    return quantization.dense(units, bits=bits, name=name)
 
 
 def _dense_block(x, units: int, name: str, bits: int | None = None):
-    """Dense -> batch norm -> leaky ReLU (float) or quantized ReLU (QKeras, ``bits``)."""
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(_dense(units, name, bits)(x))
+    """Dense -> batch norm -> leaky ReLU (float) or quantized ReLU (``bits``, range [0, 4))."""
+    x = quantization.batch_norm(bits=bits, name=f"{name}_bn")(_dense(units, name, bits)(x))
     if bits is None:
         return keras.layers.LeakyReLU(0.3, name=f"{name}_act")(x)
-    from qkeras import QActivation, quantized_relu
-
-    return QActivation(quantized_relu(bits, 2), name=f"{name}_act")(x)
+    return quantization.relu(bits=bits, integer_bits=2, name=f"{name}_act")(x)
 
 
 def autoencoder(*, latent_dim: int = 3, hidden=(32, 16), quantized_bits: int | None = None,
                 learning_rate: float = 1e-3, seed: int = 1):
     """The dense autoencoder, compiled with ``masked_mse``: inputs (n, 57) -> bounded reconstruction (n, 57).
 
-    ``quantized_bits``: build the QKeras twin instead (weights, biases and ReLUs of that many bits;
-    quantized_relu replaces the leaky ReLU, which QKeras has no quantizer for).
+    ``quantized_bits``: build this stack's quantized twin instead (``quantization``: QKeras weights, biases
+    and ReLUs of that many bits, or HGQ2 starting from them; a ReLU replaces the leaky ReLU, which QKeras
+    has no quantizer for).
     """
     set_seed(seed)
     inputs = keras.Input((N_INPUTS,), name="objects")
-    x = keras.layers.BatchNormalization(name="input_bn")(inputs)
+    # quantized, the inputs enter at 16 bits: a float layer in QKeras's twin, hls4ml's ap_fixed<16,6>
+    x = quantization.batch_norm(bits=quantized_bits, input_bits=16, name="input_bn")(inputs)
     for i, units in enumerate(hidden, start=1):
         x = _dense_block(x, units, f"encoder{i}", quantized_bits)
     x = _dense(latent_dim, "latent", quantized_bits)(x)

@@ -11,25 +11,32 @@ import numpy as np
 import tensorflow as tf  # quiet already: hepwb.models sets TensorFlow's log level on import
 from tensorflow import keras
 
+from hepwb.models import quantization
+
 #: the hidden layers of the hls4ml jet-tagging benchmark's network (Duarte et al. 2018)
 HLS4ML_UNITS = (64, 32, 32)
 
 
 def hls4ml_network(inputs, n_outputs: int, *, output_activation: str = "softmax", units=HLS4ML_UNITS,
-                   l1: float | None = None, bits: int | None = None, dropout: float | None = None, seed: int = 1):
+                   l1: float | None = None, bits: int | None = None, input_bits: int | None = None,
+                   beta: float = quantization.DEFAULT_BETA, dropout: float | None = None, seed: int = 1):
     """The hls4ml benchmark's dense network on ``inputs``, up to its output tensor (batch, n_outputs).
 
     Per hidden layer i: a Dense ``fc{i}`` (LeCun-uniform start, L1 on the kernel when ``l1``) and a ReLU
     ``relu{i}``; with ``dropout`` a Dropout ``dropout{i}`` after each ReLU. Then a Dense ``output`` and
     its activation as a layer of its own (named after it), as hls4ml converts them. With ``bits``,
-    the QKeras twins: ``bits``-bit weights and biases (quantized_bits(bits, 0, alpha=1)) and
-    quantized_relu(bits); the output activation stays in floating point (hls4ml's softmax is a table).
+    the quantized twins of this stack (``quantization``: QKeras with ``bits``-bit weights, biases and
+    ReLUs on keras2, HGQ2 starting from ``bits`` on keras3, where ``input_bits`` is the starting width of
+    the first layer's inputs and ``beta`` the weight of bit operations in the loss); the output activation
+    stays in floating point (hls4ml's softmax is a table).
     """
     regulariser = keras.regularizers.l1(l1) if l1 else None
-    dense, relu = _dense_and_relu(bits)
+    dense, relu = _dense_and_relu(bits, beta)
     x = inputs
     for i, n in enumerate(units, start=1):
-        x = dense(n, kernel_initializer="lecun_uniform", kernel_regularizer=regulariser, name=f"fc{i}")(x)
+        first_inputs = {"input_bits": input_bits} if bits is not None and i == 1 and input_bits else {}
+        x = dense(n, kernel_initializer="lecun_uniform", kernel_regularizer=regulariser, name=f"fc{i}",
+                  **first_inputs)(x)
         x = relu(f"relu{i}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, seed=seed + i, name=f"dropout{i}")(x)
@@ -37,18 +44,15 @@ def hls4ml_network(inputs, n_outputs: int, *, output_activation: str = "softmax"
     return keras.layers.Activation(output_activation, name=output_activation)(x)
 
 
-def _dense_and_relu(bits: int | None):
-    """Makers of a Dense layer and a ReLU layer: Keras's, or QKeras's with ``bits`` bits."""
+def _dense_and_relu(bits: int | None, beta: float):
+    """Makers of a Dense layer and a ReLU layer: Keras's, or this stack's quantized ones with ``bits`` bits."""
     if bits is None:
         return keras.layers.Dense, lambda name: keras.layers.Activation("relu", name=name)
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
-
-    quantizer = quantized_bits(bits, 0, alpha=1)
 
     def dense(units, **options):
-        return QDense(units, kernel_quantizer=quantizer, bias_quantizer=quantizer, **options)
+        return quantization.dense(units, bits=bits, beta=beta, **options)
 
-    return dense, lambda name: QActivation(quantized_relu(bits), name=name)
+    return dense, lambda name: quantization.relu(bits=bits, name=name)
 
 
 def particle_inputs(n_particles: int, n_fields: int, real_particles=None):

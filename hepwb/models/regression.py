@@ -2,7 +2,7 @@
 
 Owns: the traditional calibration (correction factors in bins of raw ET and |eta|, a look-up table as
 the firmware stores it), gradient-boosted trees (scikit-learn, convertible with conifer), a dense
-network on the window's summaries and its QKeras twin for hls4ml, and a small CNN on the 9 x 9 x 2
+network on the window's summaries and its quantized (QKeras or HGQ2) twin for hls4ml, and a small CNN on the 9 x 9 x 2
 towers. Every model predicts the correction factor true pT / raw ET (``samples.l1_jets.target``); the
 networks train with ``training.train`` and predict with ``training.predict``. Inputs and targets come
 from ``hepwb.samples.l1_jets``; firmware from ``hepwb.fpga``.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hepwb.models import quantization
 from hepwb.models.training import compiled, set_seed
 
 #: the loss of every regressor: the mean absolute error aims at the median, the response physicists quote
@@ -88,9 +89,10 @@ def dense_regressor(n_inputs: int, *, hidden=(32, 16), bits: int | None = None, 
                     seed: int = 1):
     """Dense network: summaries -> hidden ReLU layers -> the correction factor.
 
-    ``bits``: None for floating point; an integer for the QKeras twin hls4ml converts, with
-    ``bits``-bit weights and biases (quantized_bits(bits, 0)) and ReLUs (quantized_relu(bits, 2),
-    range [0, 4)). Its output layer keeps 2 integer bits for factors up to 4.
+    ``bits``: None for floating point; an integer for the quantized twin hls4ml converts (``quantization``:
+    QKeras on keras2, HGQ2 starting from these widths on keras3), with ``bits``-bit weights and biases
+    (quantized_bits(bits, 0)) and ReLUs (quantized_relu(bits, 2), range [0, 4)). Its output layer keeps
+    1 integer bit for the weights and 2 for the bias, for factors up to 4.
     """
     from tensorflow import keras
 
@@ -103,17 +105,13 @@ def dense_regressor(n_inputs: int, *, hidden=(32, 16), bits: int | None = None, 
         outputs = keras.layers.Dense(1, name="correction")(x)
         return compiled(keras.Model(inputs, outputs, name="dense_regressor"), loss=LOSS, learning_rate=learning_rate,
                         metrics=())
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
-
     if not isinstance(bits, int) or not 4 <= bits <= 18:
         raise ValueError(f"bits must be None or an integer from 4 to 18, got {bits!r}")
-    quantizer = quantized_bits(bits, 0, alpha=1)
     for i, units in enumerate(hidden, start=1):
-        x = QDense(units, kernel_quantizer=quantizer, bias_quantizer=quantizer, name=f"fc{i}")(x)
-        x = QActivation(quantized_relu(bits, 2), name=f"relu{i}")(x)
-    outputs = QDense(1, kernel_quantizer=quantized_bits(bits, 1, alpha=1),
-                     bias_quantizer=quantized_bits(bits, 2, alpha=1),
-                     name="correction")(x)
+        # keras3: the inputs (multiples of 2^-11 below 8) start at 16 bits, exact, as hls4ml's ap_fixed<16,4>
+        x = quantization.dense(units, bits=bits, input_bits=16 if i == 1 else None, name=f"fc{i}")(x)
+        x = quantization.relu(bits=bits, integer_bits=2, name=f"relu{i}")(x)
+    outputs = quantization.dense(1, bits=bits, integer_bits=1, bias_integer_bits=2, name="correction")(x)
     return compiled(keras.Model(inputs, outputs, name=f"dense_regressor_{bits}bit"), loss=LOSS,
                     learning_rate=learning_rate, metrics=())
 

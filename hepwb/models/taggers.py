@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 from tensorflow import keras
 
+from hepwb import quiet
 from hepwb.constants import MAX_CONSTITUENTS
 from hepwb.messages import did_you_mean
+from hepwb.models import quantization
 from hepwb.models.layers import MaskedSum, hls4ml_network, particle_inputs
 from hepwb.models.particlenet import particle_net
 from hepwb.models.training import compiled, predict, scaler_from_dict, scaler_to_dict, set_seed, train
@@ -78,27 +80,30 @@ def gradient_boosted_baseline(x_train, y_train, *, max_iter: int = 200, seed: in
 
 
 def save_tagger(directory: str | Path, model, scaler, classes) -> Path:
-    """Save the hls4ml tagger (Keras 2 HDF5) with its input scaler (scikit-learn's ``StandardScaler``,
-    fitted on ``JetSample.feature_table()``: its feature names come along) and the class names."""
+    """Save the hls4ml tagger (HDF5) with its input scaler (scikit-learn's ``StandardScaler``, fitted on
+    ``JetSample.feature_table()``: its feature names come along), the class names and the stack that wrote it."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():  # HDF5 on purpose: hls4ml's Keras-2 converter reads it
-        warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file")
-        model.save(directory / TAGGER_FILE)
-    inputs = {**scaler_to_dict(scaler), "classes": list(classes)}
+    with warnings.catch_warnings(), quiet.absl_warnings_off():  # HDF5 on purpose: hls4ml's Keras-2 converter reads it
+        warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file")  # Keras 2 warns here,
+        model.save(directory / TAGGER_FILE)  # Keras 3 through absl
+    inputs = {**scaler_to_dict(scaler), "classes": list(classes), "stack": quantization.STACK}
     (directory / SCALER_FILE).write_text(json.dumps(inputs, indent=2) + "\n")
     return directory
 
 
 def load_tagger(directory: str | Path):
-    """Load what ``save_tagger`` wrote: returns (model, scaler, classes)."""
+    """Load what ``save_tagger`` wrote: returns (model, scaler, classes). A tagger saved by the other stack
+    raises ``quantization.OtherStackModel`` (files without a stack are from keras2, the only stack then)."""
     directory = Path(directory)
     missing = [f for f in (TAGGER_FILE, SCALER_FILE) if not (directory / f).exists()]
     if missing:
         raise FileNotFoundError(f"{directory}: no saved tagger ({', '.join(missing)} missing); "
                                 "run 01_jet_tagging with this output_dir first")
     inputs = json.loads((directory / SCALER_FILE).read_text())
-    model = keras.models.load_model(directory / TAGGER_FILE)
+    quantization.check_same_stack(inputs.get("stack", "keras2"), f"the tagger in {directory}")
+    with quiet.absl_warnings_off():  # Keras 3: "compiled metrics have yet to be built", of no concern here
+        model = keras.models.load_model(directory / TAGGER_FILE)
     return model, scaler_from_dict(inputs), tuple(inputs["classes"])
 
 
@@ -209,14 +214,15 @@ def save_models(directory: str | Path, fitted: dict, sample, scaler) -> Path:
             model.save(directory / f"{name}.keras")
     inputs = {"models": list(fitted), "classes": list(sample.classes), **scaler_to_dict(scaler),
               "max_particles": None if sample.particles is None else int(sample.particles.shape[1]),
-              "image_size": None if sample.images is None else int(sample.images.shape[1])}
+              "image_size": None if sample.images is None else int(sample.images.shape[1]), "stack": quantization.STACK}
     (directory / MODELS_FILE).write_text(json.dumps(inputs, indent=2) + "\n")
     return directory
 
 
 def load_models(directory: str | Path) -> tuple[dict, object, dict]:
     """What ``save_models`` wrote: ({name: model}, scaler, inputs dict with ``max_particles`` etc.).
-    The custom layers of the constituent taggers are registered with Keras by this module's imports."""
+    The custom layers of the constituent taggers are registered with Keras by this module's imports; taggers
+    saved by the other stack raise ``quantization.OtherStackModel``."""
     import joblib
 
     directory = Path(directory)
@@ -224,6 +230,8 @@ def load_models(directory: str | Path) -> tuple[dict, object, dict]:
         raise FileNotFoundError(f"{directory}: no saved taggers ({MODELS_FILE} missing); "
                                 "run 01_jet_tagging with this output_dir first")
     inputs = json.loads((directory / MODELS_FILE).read_text())
-    models = {name: joblib.load(directory / "bdt.joblib") if name == "bdt"
-              else keras.models.load_model(directory / f"{name}.keras") for name in inputs["models"]}
+    quantization.check_same_stack(inputs.get("stack", "keras2"), f"the taggers in {directory}")
+    with quiet.absl_warnings_off():
+        models = {name: joblib.load(directory / "bdt.joblib") if name == "bdt"
+                  else keras.models.load_model(directory / f"{name}.keras") for name in inputs["models"]}
     return models, scaler_from_dict(inputs), inputs

@@ -14,12 +14,15 @@ import time
 
 import numpy as np
 
+from hepwb.models import quantization
+
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic on the CPU."""
     import tensorflow as tf
+    from tensorflow import keras
 
-    tf.keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
 
@@ -34,12 +37,13 @@ def compiled(model, *, loss="sparse_categorical_crossentropy", learning_rate: fl
 
 def train(model, x_train, y_train, x_val, y_val, *, epochs: int = 30, batch_size: int = 256, patience: int = 5,
           callbacks=(), seed: int = 1) -> dict:
-    """Fit a compiled Keras model with early stopping on the validation loss (best weights restored).
+    """Fit a compiled Keras model with early stopping on the validation loss (best weights restored); an
+    HGQ2 model trains all ``epochs`` (``quantization.learns_widths``).
 
     An autoencoder passes its inputs as targets (``y_train=x_train``). A model wrapped for pruning
-    (``compressed.prunable``) gets tensorflow-model-optimization's step callback, and its epochs before
-    the first pruning mask are neither a reason to stop nor candidates for the best weights (an
-    unpruned model). Returns the history dict plus ``seconds`` and ``jets_per_second`` (throughput).
+    (``compressed.prunable``) gets its stack's pruning callback (``quantization.pruning_callback``), and its
+    epochs before the first pruning mask are neither a reason to stop nor candidates for the best weights
+    (an unpruned model). Returns the history dict plus ``seconds`` and ``jets_per_second`` (throughput).
     """
     from tensorflow import keras
 
@@ -48,18 +52,17 @@ def train(model, x_train, y_train, x_val, y_val, *, epochs: int = 30, batch_size
     set_seed(seed)
     n_train = len(x_train[0] if isinstance(x_train, (list, tuple)) else x_train)
     callbacks, first_monitored_epoch = list(callbacks), 0
-    schedules = [layer.pruning_schedule for layer in model.layers if hasattr(layer, "pruning_schedule")]
-    if schedules:
-        import tensorflow_model_optimization as tfmot
-
-        callbacks.insert(0, tfmot.sparsity.keras.UpdatePruningStep())
-        # tfmot applies the pruning mask first after `frequency` training steps
-        first_monitored_epoch = math.ceil((schedules[0].frequency + 1) / math.ceil(n_train / batch_size))
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True,
-                                         start_from_epoch=first_monitored_epoch)
+    pruning, steps_before_mask = quantization.pruning_callback(model)
+    if pruning is not None:
+        callbacks.insert(0, pruning)
+        first_monitored_epoch = math.ceil(steps_before_mask / math.ceil(n_train / batch_size))
+    if not quantization.learns_widths(model):
+        callbacks.insert(0, keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                          restore_best_weights=True,
+                                                          start_from_epoch=first_monitored_epoch))
     started = time.perf_counter()
     history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=epochs, batch_size=batch_size,
-                        callbacks=[stop, *callbacks], verbose=0, shuffle=True)
+                        callbacks=callbacks, verbose=0, shuffle=True)
     seconds = time.perf_counter() - started
     result = dict(history.history)
     result["seconds"] = seconds

@@ -17,6 +17,7 @@ from hepwb.plotting.anomaly import (
 )
 from hepwb.plotting.classification import (
     bit_scan_figure,
+    bit_widths_figure,
     confusion_figure,
     feature_grid,
     image_grid,
@@ -77,6 +78,7 @@ __all__ = [
     "auto_range",
     "bars_figure",
     "bit_scan_figure",
+    "bit_widths_figure",
     "compare",
     "comparison_grid",
     "confusion_figure",

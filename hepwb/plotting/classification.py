@@ -1,5 +1,5 @@
 """Figures of classifiers: input features per class, ROC curves, confusion matrices, scores, jet images,
-weight distributions and the accuracy against bit width of a quantized tagger.
+weight distributions, the bit widths of a quantized tagger's weights and its accuracy against bit width.
 """
 
 from __future__ import annotations
@@ -128,14 +128,32 @@ def weights_figure(weights_by_model: dict[str, np.ndarray], bins: int = 60) -> F
     return fig
 
 
-def bit_scan_figure(bits, accuracy, mean_auc, float_accuracy: float, float_auc: float) -> Figure:
+def bit_scan_figure(bits, accuracy, mean_auc, float_accuracy: float, float_auc: float, *,
+                    label: str = "pruned + quantized") -> Figure:
     """Accuracy and mean AUC against the bit width, with the float model as reference lines."""
     fig, (acc_ax, auc_ax) = new_figure(ncols=2, figsize=(12, 4.5))
     for ax, values, reference, name in ((acc_ax, accuracy, float_accuracy, "accuracy"),
                                         (auc_ax, mean_auc, float_auc, "mean AUC")):
-        ax.plot(bits, values, "o-", label="pruned + quantized (QKeras)")
+        ax.plot(bits, values, "o-", label=label)
         ax.axhline(reference, color="black", ls="--", label="float")
         ax.set_xlabel("bits of weights and activations")
         ax.set_ylabel(name)
         ax.legend(fontsize=10)
+    return fig
+
+
+def bit_widths_figure(widths_by_layer: dict[str, np.ndarray], title: str = "") -> Figure:
+    """How many weights of each layer have each bit width (sign included; 0: the weight is zero, pruned),
+    e.g. from ``models.quantization.weight_widths``: one bar for QKeras, a spread for HGQ2."""
+    fig, ax = new_figure()
+    top = int(max(w.max() for w in widths_by_layer.values())) + 1
+    axis = hist.axis.Integer(0, top + 1, name="bits", label="bits of a weight (sign included; 0 = pruned)")
+    for name, widths in widths_by_layer.items():
+        counts = hist.Hist(axis).fill(np.round(widths).astype(int).ravel())
+        mplhep.histplot(counts, ax=ax, histtype="step", lw=2, flow="none",
+                        label=f"{name}: {np.mean(widths):.1f} bits on average")
+    ax.set_xlabel("bits of a weight (sign included; 0 = pruned)")
+    ax.set_ylabel("weights")
+    ax.set_title(title, fontsize=12)
+    ax.legend(fontsize=10)
     return fig

@@ -70,8 +70,9 @@ def comparison_grid(real: np.ndarray, generated, names, *, units=None, ncols: in
 
 def correlation_difference(real: np.ndarray, generated: np.ndarray, names) -> Figure:
     """Pearson correlation matrices of the real sample and (generated - real), side by side."""
-    corr_real = np.corrcoef(real, rowvar=False)
-    corr_gen = np.corrcoef(generated, rowvar=False)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a constant feature has no correlation: NaN, drawn as 0
+        corr_real = np.corrcoef(real, rowvar=False)
+        corr_gen = np.corrcoef(generated, rowvar=False)
     fig, axes = new_figure(ncols=2, figsize=(15, 6.5))
     for ax, matrix, title, cmap, limit in ((axes[0], corr_real, "real: correlation", "RdBu_r", 1.0),
                                            (axes[1], corr_gen - corr_real, "generated - real", "PiYG", 0.2)):

@@ -82,7 +82,7 @@ def trigger_agreement(keras_model, hls_model, x_background: np.ndarray, x_signal
     The firmware computes the raw reconstruction; the bounding (``bound_outputs``) and the masked
     error are applied to its outputs as to Keras's. Returns the background scores of both
     ("keras", "hls", arrays (n,)), their correlation, and per signal the TPR at ``fpr`` of each and
-    their relative difference (None where QKeras finds nothing).
+    their relative difference (None where Keras finds nothing).
     """
     def scores(x):
         return (anomaly.autoencoder_scores(keras_model, x),
@@ -94,7 +94,7 @@ def trigger_agreement(keras_model, hls_model, x_background: np.ndarray, x_signal
         keras_signal, hls_signal = scores(x)
         k = tpr_at_fpr(keras_background, keras_signal, fpr)["tpr"]
         h = tpr_at_fpr(hls_background, hls_signal, fpr)["tpr"]
-        per_signal[signal] = {"TPR QKeras": k, "TPR hls4ml": h, "relative difference": (h - k) / k if k > 0 else None}
+        per_signal[signal] = {"TPR Keras": k, "TPR hls4ml": h, "relative difference": (h - k) / k if k > 0 else None}
     return {"keras": keras_background, "hls": hls_background, "signals": per_signal,
             "correlation": float(np.corrcoef(keras_background, hls_background)[0, 1])}
 

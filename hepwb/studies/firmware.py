@@ -37,24 +37,24 @@ def tagger_costs(models: dict, bits: dict[str, int], reuse_factors=(1, 2, 4)) ->
 def calibration_costs(lut, network, bdt, conifer_model, resolution: dict[str, float],
                       agreement: dict[str, float]) -> pd.DataFrame:
     """The three calibrations of 06 in firmware: resolution, agreement with their software, latency and
-    resources, one row each ("LUT", "QKeras → hls4ml", "BDT → conifer").
+    resources, one row each ("LUT", "network → hls4ml", "BDT → conifer").
 
-    ``lut``: the fitted ``models.regression.LUTCalibration``; ``network``: the QKeras regressor (its latency
+    ``lut``: the fitted ``models.regression.LUTCalibration``; ``network``: the quantized regressor (its latency
     plus one cycle for the multiplication by the raw ET); ``bdt`` and ``conifer_model``: the boosted trees and
     their conifer conversion (conifer's own latency and LUT estimates). ``resolution``: the resolution at
-    100 GeV of "LUT", "QKeras" and "BDT"; ``agreement``: the fraction of jets on which firmware and software
-    agree, of "QKeras → hls4ml" and "BDT → conifer".
+    100 GeV of "LUT", "quantized" and "BDT"; ``agreement``: the fraction of jets on which firmware and software
+    agree, of "network → hls4ml" and "BDT → conifer".
     """
     trees = fpga.bdt_cost(bdt, conifer_model)
-    cycles = {"LUT": LUT_LATENCY_CYCLES, "QKeras → hls4ml": fpga.latency_estimate(network)["cycles"] + 1,
+    cycles = {"LUT": LUT_LATENCY_CYCLES, "network → hls4ml": fpga.latency_estimate(network)["cycles"] + 1,
               "BDT → conifer": trees["conifer_latency_cycles"]}
     rows = {
         "LUT": {"resolution at 100 GeV": resolution["LUT"], "firmware agreement": np.nan, "multipliers": 1,
                 "comparators": len(lut.et_edges) + len(lut.ieta_edges) - 4, "conifer LUT estimate": np.nan},
-        "QKeras → hls4ml": {"resolution at 100 GeV": resolution["QKeras"],
-                            "firmware agreement": agreement["QKeras → hls4ml"],
-                            "multipliers": sum(m["multipliers"] for m in fpga.multipliers(network)) + 1,
-                            "comparators": 0, "conifer LUT estimate": np.nan},
+        "network → hls4ml": {"resolution at 100 GeV": resolution["quantized"],
+                             "firmware agreement": agreement["network → hls4ml"],
+                             "multipliers": sum(m["multipliers"] for m in fpga.multipliers(network)) + 1,
+                             "comparators": 0, "conifer LUT estimate": np.nan},
         "BDT → conifer": {"resolution at 100 GeV": resolution["BDT"], "firmware agreement": agreement["BDT → conifer"],
                           "multipliers": 1, "comparators": trees["comparators"],
                           "conifer LUT estimate": trees["conifer_lut"]},
