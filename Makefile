@@ -28,9 +28,10 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# everyday changes: no event generation, no notebook runs, no browser (a few minutes)
+# everyday changes: the suite without the notebooks' smoke runs, the Dask cluster, the scans and the browser
 test-quick: setup
-	$(BIN)/python -m pytest -m "not slow and not browser" tests
+	$(BIN)/python -m pytest -m "not browser" --ignore=tests/test_notebooks.py --ignore=tests/test_cluster.py \
+		--ignore=tests/test_scan.py tests
 
 # the second stack in CI: the unit tests and every notebook's smoke run (tests/), without nbval's
 # school-size re-execution of the committed notebooks and without the browser

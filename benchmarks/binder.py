@@ -3,6 +3,7 @@ within Binder's limits: one CPU and 2 GB of memory.
 
     python benchmarks/binder.py                  # or: make binder-check
     python benchmarks/binder.py --notebooks 00_root_data --keep
+    python benchmarks/binder.py --stack keras3 --out results/binder-check-keras3
 
 Steps, as repo2docker does them: clone the project (its last commit) into a temporary folder; make a
 virtual environment with the Python of ``binder/runtime.txt``; ``pip install -r binder/requirements.txt``;
@@ -172,14 +173,17 @@ def python_of_runtime(clone: Path) -> str:
     return found
 
 
-def build_environment(clone: Path, log) -> tuple[Path, float]:
-    """venv + requirements.txt + postBuild, as repo2docker; returns (its bin folder, seconds)."""
+def build_environment(clone: Path, log, stack: str = "keras2") -> tuple[Path, float]:
+    """venv + requirements.txt + postBuild, as repo2docker; returns (its bin folder, seconds). ``stack="keras3"``
+    instead installs the clone with its keras3 extra (what a Binder image of that stack would hold)."""
     started = time.time()
     env = clone.parent / "env"
-    steps = [[python_of_runtime(clone), "-m", "venv", str(env)],
-             [str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
-             [str(env / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r", "binder/requirements.txt"],
-             ["bash", "binder/postBuild"]]
+    pip = [str(env / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    steps = [[python_of_runtime(clone), "-m", "venv", str(env)], [*pip, "--upgrade", "pip"]]
+    if stack == "keras2":
+        steps += [[*pip, "-r", "binder/requirements.txt"], ["bash", "binder/postBuild"]]
+    else:
+        steps += [[*pip, "-e", ".[keras3]"]]
     path = f"{env / 'bin'}{os.pathsep}{os.environ['PATH']}"
     for step in steps:
         print(f"  $ {' '.join(step)}", flush=True)
@@ -216,6 +220,8 @@ def main(argv=None) -> int:
     parser.add_argument("--memory-gb", type=float, default=LIMIT_BYTES / 1024**3, help="memory limit (cgroup)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "binder-check", help="where the table goes")
     parser.add_argument("--keep", action="store_true", help="keep the temporary clone and environment")
+    parser.add_argument("--stack", choices=("keras2", "keras3"), default="keras2",
+                        help="keras2: the environment of binder/ (default); keras3: the clone's keras3 extra")
     args = parser.parse_args(argv)
     unknown = [n for n in args.notebooks if n not in NOTEBOOKS]
     if unknown:
@@ -235,8 +241,9 @@ def main(argv=None) -> int:
             subprocess.run(["git", "clone", "--quiet", str(args.repo), str(clone)], check=True)
             commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True,
                                     text=True, check=True).stdout.strip()
-            print("building the environment from binder/ (runtime.txt, requirements.txt, postBuild)", flush=True)
-            bin_dir, build_seconds = build_environment(clone, log)
+            print(f"building the {args.stack} environment" + (" from binder/ (runtime.txt, requirements.txt, "
+                  "postBuild)" if args.stack == "keras2" else " from the clone's keras3 extra"), flush=True)
+            bin_dir, build_seconds = build_environment(clone, log, args.stack)
             print(f"  done in {_minutes(build_seconds)}; memory: {cgroup.reason}", flush=True)
             for name in args.notebooks:
                 print(f"running {name} (school preset, CPU {args.cpu}) ...", flush=True)
@@ -254,12 +261,14 @@ def main(argv=None) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
-    header = (f"Binder check of commit {commit}: environment from binder/ built in {_minutes(build_seconds)}; "
+    source = "from binder/" if args.stack == "keras2" else "of the keras3 stack (pip install -e .[keras3])"
+    header = (f"Binder check of commit {commit}: environment {source} built in {_minutes(build_seconds)}; "
               f"each notebook pinned to CPU {args.cpu}; {cgroup.reason}; budget {BUDGET_SECONDS // 60} min and "
               f"{args.memory_gb:.0f} GB per notebook.\n\n")
     text = header + table(rows)
     (args.out / "binder-check.md").write_text(text)
-    (args.out / "binder-check.json").write_text(json.dumps({"commit": commit, "build_seconds": round(build_seconds, 1),
+    (args.out / "binder-check.json").write_text(json.dumps({"commit": commit, "stack": args.stack,
+                                                            "build_seconds": round(build_seconds, 1),
                                                             "memory": cgroup.reason, "cpu": args.cpu,
                                                             "notebooks": rows}, indent=2) + "\n")
     print()

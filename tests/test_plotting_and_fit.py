@@ -84,6 +84,8 @@ def _drawing_calls():
         "training_curves": lambda: plotting.training_curves(history),
         "weights_figure": lambda: plotting.weights_figure({"w": rng.normal(size=100)}),
         "bit_scan_figure": lambda: plotting.bit_scan_figure([8, 4], [0.6, 0.5], [0.8, 0.7], 0.62, 0.82),
+        "bit_widths_figure": lambda: plotting.bit_widths_figure({"fc1": np.array([[6.0, 0.0], [3.0, 6.0]]),
+                                                                 "fc2": np.full((2, 3), 6.0)}, title="HGQ2"),
         "comparison_grid": lambda: plotting.comparison_grid(real, {"A": generated, "B": real[::-1]}, ["x", "y"]),
         "correlation_difference": lambda: plotting.correlation_difference(real, generated, ["x", "y"]),
         "gan_losses": lambda: plotting.gan_losses(gan_history, [1, 2], 2),

@@ -69,8 +69,7 @@ def dense(units: int, *, bits: int, integer_bits: int = 0, bias_integer_bits: in
     with LayerConfigScope(enable_ebops=True, beta0=beta):
         return QDense(units, kq_conf=QuantizerConfig("kbi", "weight", **weights),
                       bq_conf=QuantizerConfig("kbi", "bias", **biases),
-                      iq_conf=QuantizerConfig("kbi", "datalane", b0=(input_bits or bits) - 1, i0=3,
-                                              overflow_mode="SAT_SYM"),
+                      iq_conf=_inputs(input_bits or bits),
                       name=name, **options)
 
 
@@ -84,6 +83,19 @@ def relu(*, bits: int, integer_bits: int = 0, name: str):
     return keras.layers.Activation("relu", name=name)
 
 
+def _inputs(bits: int):
+    """HGQ2's quantizer of a layer's inputs: ``bits`` wide with a sign and 3 integer bits to start with, and
+    never fewer than 3 bits besides the sign. An input channel that learns fewer bits than integer bits gets a
+    type whose smallest step is above everything the layer before can hold (``ap_fixed<1,4>`` after an
+    ``ap_ufixed<8,1>``), and the conversion between the two aborts hls4ml 1.3's C simulation ("Attempting to
+    read bit beyond MSB"; hls4ml issue 1523), taking a notebook's kernel with it. Weights may still learn
+    zero bits (pruned)."""
+    from hgq.config import QuantizerConfig
+    from hgq.constraints import MinMax
+
+    return QuantizerConfig("kbi", "datalane", b0=bits - 1, i0=3, overflow_mode="SAT_SYM", bc=MinMax(3, 23))
+
+
 def batch_norm(*, bits: int | None, input_bits: int | None = None, name: str):
     """A BatchNormalization layer; on keras3 with ``bits`` HGQ2's ``QBatchNormalization``, whose inputs are
     quantized (from ``input_bits``, default ``bits``, with 3 integer bits and a sign): hls4ml's bit-exact
@@ -95,8 +107,7 @@ def batch_norm(*, bits: int | None, input_bits: int | None = None, name: str):
     from hgq.layers import QBatchNormalization
 
     fixed = {"overflow_mode": "SAT_SYM"}
-    return QBatchNormalization(name=name, iq_conf=QuantizerConfig("kbi", "datalane", b0=(input_bits or bits) - 1,
-                                                                  i0=3, **fixed),
+    return QBatchNormalization(name=name, iq_conf=_inputs(input_bits or bits),
                                kq_conf=QuantizerConfig("kbi", "weight", b0=bits - 1, i0=3, **fixed),
                                bq_conf=QuantizerConfig("kbi", "bias", b0=bits - 1, i0=3, **fixed))
 
