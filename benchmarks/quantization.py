@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results" / "quantization"
-BETAS = (1e-6, 1e-5, 1e-4, 1e-3)
+BETAS = (1e-6, 1e-5, 2e-5, 3e-5, 5e-5, 1e-4, 1e-3)
 
 
 def measure(args) -> dict:

@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from hepwb.models import quantization
 from hepwb.notebook import metric_key
 from hepwb.run import batch
 
@@ -101,7 +102,9 @@ def test_trigger_fpga_smoke_run_converts_and_agrees(smoke_run):
     metrics = result["metrics"]
     assert metrics["quantized_hls4ml_same_class"] >= 0.95 and metrics["float_hls4ml_same_class"] >= 0.95
     assert metrics["pruned_firmware_bops"] < 0.3 * metrics["float_firmware_bops"]  # 75 % of the weights pruned
-    assert metrics["bops_reduction"] > 10  # 6-bit quantisation alone gives about 5
+    # keras2: 6-bit quantisation alone gives about 5, the pruning the rest; keras3: HGQ2 starts at 6 bits and
+    # prunes by itself, which a smoke run's few steps barely begin
+    assert metrics["bops_reduction"] > {"keras2": 10, "keras3": 4}[quantization.STACK]
     assert (folder / "hls4ml_quantized_tagger.tar.gz").exists()
 
 
