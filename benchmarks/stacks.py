@@ -53,7 +53,8 @@ def main(argv=None) -> int:
             if len(old) < 2 or not new:
                 continue
             mean, spread = statistics.mean(old), statistics.stdev(old)
-            ok = abs(statistics.mean(new) - mean) <= max(2 * spread, 1e-9 * abs(mean))  # equal when nothing varies
+            # where nothing varies between seeds, equal to 1e-4 (the fits run on NumPy 1 and NumPy 2)
+            ok = abs(statistics.mean(new) - mean) <= max(2 * spread, 1e-4 * abs(mean))
             within.append(ok)
             lines.append(f"| {notebook} | {metric} | {mean:.4g} ± {spread:.2g} | "
                          f"{', '.join(f'{v:.4g}' for v in new)} | {'yes' if ok else 'no'} |")
