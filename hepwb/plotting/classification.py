@@ -150,8 +150,8 @@ def bit_widths_figure(widths_by_layer: dict[str, np.ndarray], title: str = "") -
     axis = hist.axis.Integer(0, top + 1, name="bits", label="bits of a weight (sign included; 0 = pruned)")
     for name, widths in widths_by_layer.items():
         counts = hist.Hist(axis).fill(np.round(widths).astype(int).ravel())
-        mplhep.histplot(counts, ax=ax, histtype="step", lw=2, flow="none",
-                        label=f"{name}: {np.mean(widths):.1f} bits on average")
+        mplhep.histplot(counts, ax=ax, histtype="step", lw=2, flow="none", yerr=False,  # counts, not a sample
+                        label=f"{name}: {np.mean(widths):.1f} bits per weight, zeros included")
     ax.set_xlabel("bits of a weight (sign included; 0 = pruned)")
     ax.set_ylabel("weights")
     ax.set_title(title, fontsize=12)
