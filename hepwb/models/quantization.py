@@ -1,4 +1,5 @@
-"""The one seam between hepwb's two stacks: quantization-aware layers and magnitude pruning.
+"""The one seam between hepwb's two stacks: quantization-aware layers, magnitude pruning, the bit widths a
+model holds (for ``fpga.firmware_bops``), and which stack a saved model belongs to.
 
 - ``keras2`` (Keras 2): QKeras layers with fixed bit widths (``QDense`` with ``quantized_bits`` weights and
   biases, ``QActivation(quantized_relu)``), pruning by tensorflow-model-optimization.
@@ -7,8 +8,9 @@
   that learns zero bits is pruned. ``bits`` is then the width the training starts from. tfmot has no
   Keras 3 version, so a float model is pruned by ``MagnitudePruning`` (below).
 
-Model builders ask this module for ``dense`` and ``relu`` layers and never import QKeras or HGQ2 themselves;
-``describe`` names the library in a notebook's printout.
+Model builders ask this module for ``dense``, ``relu`` and ``batch_norm`` layers and never import QKeras or
+HGQ2 themselves; ``describe`` names the library in a notebook's printout; ``check_same_stack`` refuses a
+saved model of the other stack in one line.
 """
 
 from __future__ import annotations
