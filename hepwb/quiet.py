@@ -15,6 +15,8 @@ import os
 import sys
 import warnings
 
+from hepwb.environment import installed_stack
+
 #: Keras 2 warnings that QKeras triggers on every save or clone, and hls4ml's note (keras3 stack) that a
 #: float softmax is not bit-exact, which the notebooks say themselves; harmless, and they print machine paths
 _KERAS_WARNINGS = (r"The `keras\.constraints\.serialize\(\)` API should only be used",
@@ -22,28 +24,24 @@ _KERAS_WARNINGS = (r"The `keras\.constraints\.serialize\(\)` API should only be 
                    r"Softmax layer \w+ is converted from a frontend not supporting bit-exact softmax")
 
 
+def _keras3_stack() -> bool:
+    """Whether this environment is the keras3 stack (hepwb.environment reads the keras package's version)."""
+    stack = installed_stack()
+    return stack is not None and stack.name == "keras3"
+
+
 def before_imports() -> None:
     """Set what must be set before TensorFlow is first imported (``import hepwb`` calls this)."""
     # 2: C++ warnings and info off, errors on. TensorFlow 2.21 (keras3 stack) logs an error-level line that
     # is none on every model.fit and model.predict with deterministic ops ("NodeDef mentions attribute
     # use_unbounded_threadpool"): 3 there, errors off too (Python still raises them)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if _keras_major() >= 3 else "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if _keras3_stack() else "2")
     # XLA-compiled functions (the generators of 02) on one Eigen thread: with several, a sum's order could
     # change between runs and move the 11th digit of a metric; TensorFlow's own ops stay multi-threaded
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     for message in _KERAS_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=UserWarning)
-
-
-def _keras_major() -> int:
-    """The major version of the installed keras package (0 when there is none), without importing it."""
-    from importlib import metadata
-
-    try:
-        return int(metadata.version("keras").split(".")[0])
-    except metadata.PackageNotFoundError:
-        return 0
 
 
 def tensorflow():

@@ -178,15 +178,6 @@ def input_bits(layer, default: float) -> np.ndarray:
     return _signed_bits(layer.iq, (1, n_in)).reshape(n_in)
 
 
-def calibrate(model, x, batch_size: int = 4096) -> None:
-    """HGQ2 only: record each quantizer's range on ``x`` (``trace_minmax``), which fixes the integer bits
-    that hls4ml's firmware uses; call it after training, before conversion. Nothing to do on keras2."""
-    if STACK == "keras3" and any(is_quantized(layer) for layer in model.layers):
-        from hgq.utils import trace_minmax
-
-        trace_minmax(model, x, batch_size=batch_size, verbose=0)
-
-
 class MagnitudePruning(keras.callbacks.Callback):
     """Magnitude pruning for Keras 3, where tensorflow-model-optimization does not run: every ``frequency``
     training steps the smallest ``sparsity`` fraction of each Dense kernel (by |w|) is masked to zero, and
