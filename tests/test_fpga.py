@@ -227,3 +227,33 @@ def test_hgq2_tagger_learns_narrower_weights_and_its_firmware_logits_are_bit_exa
     logits = keras.Model(model.inputs, model.get_layer("output").output)  # hls4ml's softmax is a table
     hls_model = fpga.convert(logits, tmp_path / "prj")
     assert np.array_equal(fpga.predict(hls_model, x_test), logits.predict(x_test, verbose=0).astype(np.float64))
+
+
+@pytest.mark.stack("keras3")
+@pytest.mark.xfail(strict=True, reason="hls4ml 1.3.0: its bit-exact pass treats a constant negative channel as "
+                   "never saturating and gives the next quantizer zero bits (docs/stacks.md)")
+def test_hgq2_constant_negative_channel_saturates_in_firmware_as_in_keras(tmp_path):
+    """The school autoencoder's case, in three channels: a batch-norm channel whose scale learned zero bits
+    outputs its offset, -4, for every event; the next layer's inputs saturate at about +-2 (1 integer bit).
+    Keras gives that channel -1.98; hls4ml's forward pass compares only the positive ends of the two ranges
+    (0 against 1.98), finds no overflow, and shrinks the quantizer to nothing: the channel becomes 0.
+    When hls4ml fixes it, this test passes and strict xfail fails: drop the marker."""
+    from tensorflow import keras
+
+    from hepwb.models import quantization
+
+    inputs = keras.Input((3,), name="x")
+    normalised = quantization.batch_norm(bits=8, input_bits=16, name="bn")(inputs)
+    model = keras.Model(inputs, quantization.dense(2, bits=8, integer_bits=2, name="fc")(normalised))
+    values = {"bn/bn_gamma": [0.0, 1, 1], "bn/bn_beta": [-4.0, 0, 0], "bn/moving_mean": [0.0, 0, 0],
+              "bn/moving_variance": [1.0, 1, 1], "fc/kernel": np.ones((3, 2)), "fc/bias": [0.0, 0]}
+    for variable in model.weights:
+        if variable.path in values:
+            variable.assign(np.asarray(values[variable.path], dtype=np.float32))
+        elif variable.path.startswith("fc/fc_iq/") and variable.path.endswith("/i"):
+            variable.assign(np.ones(variable.shape, dtype=np.float32))  # inputs within about +-2
+    x = np.random.default_rng(1).uniform(-1, 1, (50, 3)).astype(np.float32)
+    keras_out = model.predict(x, verbose=0).astype(np.float64)
+    assert np.all(np.abs(keras_out) < 6)  # the constant -4 did saturate in Keras
+    hls_out = fpga.predict(fpga.convert(model, tmp_path / "prj"), x)
+    assert np.array_equal(hls_out, keras_out)

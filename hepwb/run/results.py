@@ -104,14 +104,14 @@ def _anomaly_detection(m: dict) -> list[str]:
     lines = [f"TPR at FPR = {m['fpr']:.1e} ({m['fpr'] * rate / 1e3:.1f} kHz of {rate / 1e6:g} MHz), "
              f"{_number(m['n_background_test'])} background test events.", ""]
     lines += _table(["signal", "AE TPR", "VAE reco TPR", "VAE KL TPR", "PCA TPR", "AE AUC", "PCA AUC",
-                     "best beats PCA", "hls4ml vs QKeras TPR (relative)"], rows)
+                     "best beats PCA", "hls4ml vs Keras TPR (relative)"], rows)
     faults = sorted({key[len("fault_"):-len("_flagged")] for key in m
                      if key.startswith("fault_") and key.endswith("_flagged")})
     lines += _table(["detector fault", "faulty events flagged", "run p-value", "blamed object"],
                     [[f, m[f"fault_{f}_flagged"], m[f"fault_{f}_run_p_value"], m[f"fault_{f}_blamed"]] for f in faults])
     lines += [f"Jets: image autoencoder trained on QCD flags top jets with AUC {m['jets_qcd_trained_auc']:.3f}; "
               f"trained on top jets it flags QCD jets with AUC {m['jets_top_trained_auc']:.3f} (the complexity bias). "
-              f"QKeras vs hls4ml C-simulation score correlation {m['hls4ml_score_correlation']:.4f}.", ""]
+              f"Keras vs hls4ml C-simulation score correlation {m['hls4ml_score_correlation']:.4f}.", ""]
     return lines
 
 
