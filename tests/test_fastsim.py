@@ -102,8 +102,15 @@ def test_fpd_is_zero_within_its_error_for_one_distribution_and_grows_with_a_shif
     assert value <= error
     shifted = [metrics.fpd(*gaussian_pair(shift))[0] for shift in (0.0, 0.1, 0.3, 1.0)]
     assert shifted == sorted(shifted) and shifted[-1] > 100 * error
-    kpds = [metrics.kpd(*gaussian_pair(shift))[0] for shift in (0.0, 0.3, 1.0)]
-    assert kpds == sorted(kpds)
+
+
+def test_kpd_is_zero_within_its_error_for_one_distribution_and_grows_strictly_with_a_shift():
+    same, same_error = metrics.kpd(*gaussian_pair(0.0))
+    assert abs(same) <= 3 * same_error  # unbiased MMD^2: fluctuates around 0 for one distribution
+    kpds = [metrics.kpd(*gaussian_pair(shift)) for shift in (0.3, 1.0, 3.0)]
+    values = [same] + [value for value, _ in kpds]
+    assert all(a < b for a, b in zip(values, values[1:])), values
+    assert kpds[1][0] > 20 * kpds[1][1]  # a one-sigma shift of one feature stands far above the noise
 
 
 def test_fpd_of_a_known_shift_is_its_squared_size():

@@ -183,6 +183,10 @@ def test_tagger_robustness_smoke_run_decorrelates_and_scores_every_saved_tagger(
         assert metrics[f"shifted_mean_auc_{tagger}_particle_level"] > 0.55, tagger
     assert 0 < metrics["ece_deep_ensemble"] < 0.3
     assert metrics["particle_level_accuracy"] > 0.3  # five classes: chance is 0.2
+    # DisCo buys an unsculpted mass with tagging power: at the smoke preset's weight (10) its tagger passes
+    # clearly more background at 50 % signal efficiency than the same network trained without the term
+    # (a weight of 0, or a loss that drops the term, gives the plain tagger back)
+    assert metrics["sculpting_DisCo_10_at_50_rejection"] < 0.8 * metrics["sculpting_plain_at_50_rejection"]
 
 
 def test_trigger_regression_smoke_run_calibrates_and_agrees_in_firmware(smoke_run):
