@@ -202,3 +202,13 @@ def test_file_with_two_trees_asks_which_one(tmp_path):
     with pytest.raises(data.MissingTreeError, match="say which tree to read; TTrees and RNTuples in the file"):
         data.read(path, ["x"])
     assert len(data.read(path, ["x"], tree_name="background")) == 7
+
+
+def test_spread_entries_keeps_every_class_of_a_file_written_class_by_class():
+    labels = np.repeat(np.tile(np.arange(5), 20), 500)  # blocks of 500 per class, as the jets file
+    assert set(labels[:1000]) == {0, 1}  # the first entries hold two classes of five
+    kept = labels[data.spread_entries(len(labels), 1000)]
+    assert len(kept) == 1000 and np.bincount(kept).min() >= 190
+    assert data.spread_entries(len(labels), None) == slice(None) == data.spread_entries(10, 10)
+    with pytest.raises(ValueError, match="positive number of entries"):
+        data.spread_entries(10, 0)

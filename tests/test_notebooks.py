@@ -72,12 +72,22 @@ def test_a_second_smoke_run_with_the_same_seed_gives_the_same_numbers(smoke_run,
 
 def test_root_data_smoke_metrics_are_physical(smoke_run):
     metrics = smoke_run("00_root_data")[0]["metrics"]
-    assert metrics["zmumu_events"] == 5000
+    assert metrics["zmumu_events"] == 1000 and metrics["jets"] == 1000  # the fewest its check allows
     assert abs(metrics["z_mass_fit_gev"] - 91.19) < 1.0
     assert abs(metrics["W_groomed_mass_peak_gev"] - 80.4) < 6.0
     assert abs(metrics["top_groomed_mass_peak_gev"] - 172.5) < 10.0
     assert abs(metrics["cms2010_z_mass_fit_gev"] - 91.19) < 1.0  # real CMS data, shipped in data/real/
     assert metrics["rntuple_jets"] == 2500
+
+
+def test_root_data_stops_in_its_parameter_check_below_the_entries_its_fits_need(tmp_path):
+    from hepwb.studies.fit import MIN_ENTRIES_FOR_PEAK_FITS
+
+    result = batch.run_notebook(batch.NOTEBOOK_DIR / "00_root_data.ipynb", preset="smoke", out_dir=tmp_path,
+                                parameters={"max_events": MIN_ENTRIES_FOR_PEAK_FITS - 1})
+    assert result["status"] == "failed"
+    assert f"too few for the mass-peak fits: use max_events >= {MIN_ENTRIES_FOR_PEAK_FITS}" in result["error"]
+    assert "fit window" not in result["error"] and not (tmp_path / "00_root_data" / "metrics.json").exists()
 
 
 def test_jet_tagging_smoke_run_beats_chance_and_saves_the_tagger(smoke_run):

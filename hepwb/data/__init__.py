@@ -47,6 +47,7 @@ from hepwb.data.reading import (
     iterate,
     open,  # noqa: A004 - hepwb.data.open mirrors uproot.open
     read,
+    spread_entries,
     tree,
     trees,
 )
@@ -58,5 +59,5 @@ __all__ = [
     "MissingTreeError", "OutputPathError", "TreeWriter", "UnknownDatasetError", "arrays", "atomic_path",
     "branch_type", "dask", "dataset_info", "describe", "is_numeric", "is_rntuple", "iterate", "list_datasets",
     "load_manifest", "manifest_path", "open", "python_expression", "read", "real_file", "real_files", "resolve",
-    "schema", "sha256", "shown_path", "tree", "trees", "update_manifest", "writable_folder",
+    "schema", "sha256", "shown_path", "spread_entries", "tree", "trees", "update_manifest", "writable_folder",
 ]

@@ -250,6 +250,17 @@ def read(source, branches: list[str] | None = None, *, tree_name: str | None = N
                                    f"{type(error).__name__}: {error} (truncated or damaged file?)") from error
 
 
+def spread_entries(n_entries: int, n: int | None) -> slice | np.ndarray:
+    """Which entries to keep of ``n_entries`` to have ``n`` of them spread evenly over the file (all when
+    ``n`` is None or not smaller): a file written class by class, or run by run, keeps every class.
+    Index an array read from the whole file with it."""
+    if n is None or n >= n_entries:
+        return slice(None)
+    if n < 1:
+        raise ValueError(f"n must be a positive number of entries or None, got {n}")
+    return np.linspace(0, n_entries - 1, n).round().astype(np.int64)
+
+
 def iterate(source, branches: list[str] | None = None, *, tree_name: str | None = None,
             step_size: int | str = "50 MB", library: str = "ak"):
     """Read a dataset or file in chunks (``uproot.iterate``); yields arrays of ``step_size``.

@@ -14,6 +14,17 @@ import numpy as np
 from scipy.optimize import curve_fit
 from scipy.special import voigt_profile
 
+#: the fewest entries of each dataset (``max_events``) with which 00's Z and jet-mass peak fits work: about
+#: 200 jets per class, of which the fit windows keep the 20 or more a fit needs
+MIN_ENTRIES_FOR_PEAK_FITS = 1000
+
+
+def check_max_events(max_events: int | None) -> None:
+    """One line, before anything is read, for a ``max_events`` too small for the peak fits (None: all)."""
+    if max_events is not None and max_events < MIN_ENTRIES_FOR_PEAK_FITS:
+        raise ValueError(f"max_events={max_events} is too few for the mass-peak fits: use max_events >= "
+                         f"{MIN_ENTRIES_FOR_PEAK_FITS} (about 200 jets of each class) or None (all entries)")
+
 
 @dataclass
 class PeakFit:
