@@ -96,6 +96,7 @@ def test_a_terminated_generate_command_leaves_no_file(tmp_path):
     deadline = time.time() + 60
     while not list(tmp_path.iterdir()) and time.time() < deadline:  # the temporary file appears
         time.sleep(0.1)
+    assert list(tmp_path.iterdir()), "the generator wrote no temporary file within 60 s: nothing to clean up"
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) != 0  # 143, or 1 where the signal lands inside an import
     assert list(tmp_path.iterdir()) == []  # Python's default for SIGTERM would leave the temporary file
