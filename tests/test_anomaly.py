@@ -62,6 +62,25 @@ def test_generated_events_pass_the_trigger_and_fill_the_adc2021_layout(small_l1)
     assert np.array_equal((types == 3).sum(axis=1), ak.to_numpy(raw.nmuon))
 
 
+def test_a_root_file_written_with_uproot_puts_each_value_in_its_adc2021_column(tmp_path):
+    """Every object's pT, eta and phi land in columns 0, 1, 2 of its slot (a file not made by hepwb's writer)."""
+    jagged = {"electron": ([[30.0]], [[-1.2]], [[2.5]]), "muon": ([[40.0, 12.0]], [[0.7, -2.1]], [[-0.4, 1.9]]),
+              "jet": ([[80.0]], [[3.1]], [[-2.8]])}
+    branches = {"sample": np.array([2], dtype=np.int32), "met": np.array([55.0]), "met_phi": np.array([-1.1])}
+    for group, values in jagged.items():
+        branches.update({f"{group}_{name}": ak.Array(v) for name, v in zip(("pt", "eta", "phi"), values)})
+    with uproot.recreate(tmp_path / "by-hand.root") as handle:
+        handle["events"] = branches
+    particles = l1_events.load(tmp_path / "by-hand.root").particles[0]
+    assert particles[0].tolist() == pytest.approx([55.0, 0.0, -1.1, 1])
+    for group, (pt, eta, phi) in jagged.items():
+        first = l1_events.FIRST_SLOT[group]
+        for i in range(len(pt[0])):
+            assert particles[first + i].tolist() == pytest.approx([pt[0][i], eta[0][i], phi[0][i],
+                                                                   l1_events.OBJECTS[group][0]]), (group, i)
+        assert particles[first + len(pt[0])].tolist() == [0, 0, 0, 0]  # padding after the last object
+
+
 def test_background_and_signals_never_trains_on_signal(small_l1):
     background, signals = l1_events.background_and_signals(l1_events.load(small_l1))
     train, test = samples.split(background, (0.5, 0.5), seed=3)

@@ -109,3 +109,56 @@ def test_workers_that_do_not_share_the_output_folder_stop_the_scan_before_it_sta
     error = capsys.readouterr().err
     assert f"cannot read {out}" in error and "must be on a file system that this machine and all workers share" in error
     assert sorted(p.name for p in out.iterdir()) == ["scan.json"]  # no point ran
+
+
+def _certificates(folder, name: str, ca: tuple | None = None) -> tuple:
+    """(CA file, certificate, key) made with openssl: a CA of its own, or a certificate that ``ca`` signs."""
+    def openssl(*arguments):
+        subprocess.run(["openssl", *arguments], check=True, capture_output=True, cwd=folder)
+
+    if ca is None:
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                "-keyout", f"{name}.key", "-out", f"{name}.pem")
+        return (folder / f"{name}.pem",) * 2 + (folder / f"{name}.key",)
+    (folder / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
+            "-out", f"{name}.csr")
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", str(ca[1]), "-CAkey", str(ca[2]), "-CAcreateserial",
+            "-days", "2", "-extfile", "san.cnf", "-out", f"{name}.pem")
+    return ca[0], folder / f"{name}.pem", folder / f"{name}.key"
+
+
+def test_a_scan_runs_through_a_tls_scheduler_that_refuses_clients_without_its_certificate(toy, tmp_path, capsys):
+    """docs/cluster.md's private cluster: scheduler and workers speak TLS with certificates of the cluster's CA;
+    the client's certificate comes from Dask's configuration; a client without one gets nothing to run."""
+    import dask
+    from dask.distributed import Client, Security
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl makes the test's certificates")
+    ca = _certificates(tmp_path, "hepwb-test-ca")
+    node, user = _certificates(tmp_path, "node", ca), _certificates(tmp_path, "physicist", ca)
+    stranger = _certificates(tmp_path, "stranger", _certificates(tmp_path, "another-ca"))
+    with ProcessCluster(workers=1, folder=tmp_path / "cluster", tls=node) as cluster:
+        assert cluster.address.startswith("tls://127.0.0.1:")
+        client_config = {"distributed.comm.tls.ca-file": str(user[0]), "distributed.comm.tls.client.cert": str(user[1]),
+                         "distributed.comm.tls.client.key": str(user[2]), "distributed.comm.require-encryption": True}
+        with dask.config.set(client_config):
+            code = main(["scan", str(toy), "-p", "x=[1,2]", "--scheduler", cluster.address,
+                         "--out", str(tmp_path / "scan"), "--no-progress"])
+        assert code == 0, capsys.readouterr()
+        done = [json.loads((tmp_path / "scan" / f / scan.DONE).read_text()) for f in ("x=1", "x=2")]
+        assert [r["metrics"]["answer"] for r in done] == pytest.approx([42.1, 84.1])
+
+        capsys.readouterr()
+        code = main(["scan", str(toy), "-p", "x=[3]", "--scheduler", cluster.address, "--out", str(tmp_path / "no"),
+                     "--no-progress"])  # no certificate in Dask's configuration: one line, nothing runs
+        assert code == 2 and "speaks TLS, but Dask's configuration has no client certificate" in capsys.readouterr().err
+        assert not (tmp_path / "no" / "x=3").exists()
+        signed_elsewhere = Security(tls_ca_file=str(stranger[0]), tls_client_cert=str(stranger[1]),
+                                    tls_client_key=str(stranger[2]), require_encryption=True)
+        with pytest.raises(OSError):  # a certificate that the cluster's CA did not sign: the handshake fails
+            Client(cluster.address, timeout=5, security=signed_elsewhere)
+        plain = cluster.address.replace("tls://", "tcp://")
+        with pytest.raises(OSError):  # plain TCP to the TLS port
+            Client(plain, timeout=5)

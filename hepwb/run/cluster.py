@@ -37,6 +37,7 @@ def dask_client(workers: int = 1, scheduler=None):
     object from dask-jobqueue or Dask Gateway), else of a LocalCluster of ``workers`` one-thread processes."""
     from dask.distributed import Client, LocalCluster
 
+    check_tls_configuration(scheduler)
     cluster = None if scheduler is not None else LocalCluster(n_workers=workers, threads_per_worker=1,
                                                              processes=True, dashboard_address=":0")
     client = Client(scheduler if scheduler is not None else cluster)
@@ -46,6 +47,17 @@ def dask_client(workers: int = 1, scheduler=None):
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def check_tls_configuration(scheduler) -> None:
+    """Raise ValueError (one line) for a ``tls://`` scheduler when Dask's configuration holds no client certificate."""
+    from distributed.security import Security
+
+    if isinstance(scheduler, str) and scheduler.startswith("tls://"):
+        if Security().get_connection_args("client").get("ssl_context") is None:
+            raise ValueError(f"{scheduler} speaks TLS, but Dask's configuration has no client certificate: set "
+                             "distributed.comm.tls.ca-file, .client.cert and .client.key (e.g. in "
+                             "~/.config/dask/distributed.yaml; docs/cluster.md, 'A private cluster')")
 
 
 TOKEN = ".hepwb-scan-token"
@@ -87,18 +99,24 @@ class ProcessCluster:
     """A scheduler on 127.0.0.1 and ``workers`` single-threaded workers; logs in ``folder``.
 
     ``env`` is added to the environment of the scheduler and the workers (e.g. Dask settings as
-    ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES``).
+    ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES``). ``tls``: (CA file, certificate, key), PEM files
+    with which the scheduler and the workers speak TLS and accept only peers whose certificate the CA
+    signed (``dask scheduler --protocol tls --tls-ca-file ... --tls-cert ... --tls-key ...``).
     """
 
     def __init__(self, workers: int = 1, folder: Path | str | None = None, env: dict | None = None,
-                 timeout: float = 60.0):
+                 timeout: float = 60.0, tls: tuple[str, str, str] | None = None):
         self.folder = Path(folder or tempfile.mkdtemp(prefix="hepwb-cluster-"))
         self.folder.mkdir(parents=True, exist_ok=True)
         self.env, self.timeout, self.workers = {**os.environ, **(env or {})}, timeout, {}
+        self.tls = tls
+        self.tls_arguments = [] if tls is None else ["--tls-ca-file", str(tls[0]), "--tls-cert", str(tls[1]),
+                                                     "--tls-key", str(tls[2])]
         file = self.folder / "scheduler.json"
         file.unlink(missing_ok=True)
         self.scheduler = self._start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                      "--scheduler-file", str(file)], "scheduler")
+                                      "--scheduler-file", str(file), *(["--protocol", "tls"] if tls else []),
+                                      *self.tls_arguments], "scheduler")
         deadline = time.time() + timeout
         while not file.exists():
             if self.scheduler.poll() is not None or time.time() > deadline:
@@ -122,13 +140,17 @@ class ProcessCluster:
         as a node that does not mount the output folder).
         """
         self.workers[name] = self._start(["worker", self.address, "--name", name, "--nthreads", "1",
-                                          "--no-dashboard"], name, prefix)
+                                          "--no-dashboard", *self.tls_arguments], name, prefix)
         self.wait_for_workers(len(self.workers))
 
     def wait_for_workers(self, n: int) -> None:
-        from dask.distributed import Client
+        from dask.distributed import Client, Security
 
-        with Client(self.address, timeout=self.timeout) as client:
+        security = None
+        if self.tls is not None:
+            ca, cert, key = map(str, self.tls)
+            security = Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
+        with Client(self.address, timeout=self.timeout, security=security) as client:
             client.wait_for_workers(n, timeout=self.timeout)
 
     def kill(self, name: str) -> None:
