@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.hepwb-installed
 PRESET ?= school
 
-.PHONY: setup run test test-quick test-stack lab benchmark binder-check colab-check resolve-check lint clean
+.PHONY: setup run test test-fast test-stack lab benchmark binder-check colab-check resolve-check lint clean
 
 setup: $(STAMP)
 
@@ -28,10 +28,10 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# everyday changes: the suite without the notebooks' smoke runs, the Dask cluster, the scans and the browser
-test-quick: setup
-	$(BIN)/python -m pytest -m "not browser" --ignore=tests/test_notebooks.py --ignore=tests/test_cluster.py \
-		--ignore=tests/test_scan.py tests
+# everyday changes: the unit tests, without notebook runs, event generation, trainings of more than a few
+# seconds, Dask clusters or the browser (tests marked slow; about 2 minutes on two cores)
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" tests
 
 # the second stack in CI: the unit tests and every notebook's smoke run (tests/), without nbval's
 # school-size re-execution of the committed notebooks and without the browser

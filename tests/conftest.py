@@ -32,10 +32,20 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped, but {NO_SKIPS}=1 (CI) requires every test to run: {reason}"
 
 
+#: fixtures that generate events with Pythia: a test that uses one is ``slow``
+GENERATING_FIXTURES = {"small_jets", "small_zmumu", "small_jets_rntuple", "small_l1"}
+
+
 def pytest_collection_modifyitems(config, items):
     """A test marked ``stack("keras2")`` tests that stack's own libraries (QKeras, tfmot, HGQ2): on the other
-    stack it is deselected (shown in pytest's summary), never skipped."""
+    stack it is deselected (shown in pytest's summary), never skipped. ``slow`` (left out by ``make test-fast``)
+    marks, besides the tests marked by hand, every test that generates events through a fixture and nbval's
+    re-execution of the committed notebooks."""
     from hepwb.environment import installed_stack
+
+    for item in items:
+        if GENERATING_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.slow)
 
     here = installed_stack().name
     other = [item for item in items if any(mark.args[0] != here for mark in item.iter_markers("stack"))]

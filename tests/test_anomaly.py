@@ -189,6 +189,7 @@ def test_tpr_at_fpr_is_exact_on_hand_made_scores():
 
 # ------------------------------------------------------------------ models
 
+@pytest.mark.slow
 def test_autoencoder_is_deterministic_and_its_firmware_part_matches(small_l1):
     x = l1_events.network_inputs(l1_events.load(small_l1).particles)
     scores = []
@@ -202,6 +203,7 @@ def test_autoencoder_is_deterministic_and_its_firmware_part_matches(small_l1):
     np.testing.assert_allclose(anomaly.bound_outputs(raw), model.predict(x, verbose=0), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_vae_trains_like_every_model_and_follows_its_seed(small_l1):
     """The VAE trains through ``training.train`` (early stopping, best weights): the same seed gives the same
     scores, another seed others (its shuffling was once fixed whatever the seed)."""

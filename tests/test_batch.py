@@ -12,6 +12,8 @@ from hepwb import notebook
 from hepwb.__main__ import main
 from hepwb.run import batch, parameters
 
+pytestmark = pytest.mark.slow  # notebooks run by papermill: left out by make test-fast
+
 
 def _notebook(path, *sources, parameters="x = 1\noutput_dir = '.'"):
     cell = nbformat.v4.new_code_cell(parameters)

@@ -22,7 +22,7 @@ from hepwb.run import batch
 
 CHROMIUM = Path("/usr/bin/chromium")
 RENDER_TIMEOUT_MS = int(__import__("os").environ.get("HEPWB_BROWSER_TIMEOUT_S", "300")) * 1000
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _free_port() -> int:
@@ -70,6 +70,32 @@ def jupyterlab(tmp_path):
     yield f"{url}/lab/tree/00_root_data.ipynb?token={token}"
     process.terminate()
     process.wait(timeout=30)
+
+
+def _expected_root_browser_picture(branch: str) -> str:
+    """The PNG (base64) that 00's first ROOT browser draws for ``branch``, drawn here by the same code."""
+    from hepwb import plotting, widgets
+
+    plotting.set_style()
+    browser = widgets.RootBrowser("zmumu")
+    browser.branch_list.value = branch
+    return browser.output.outputs[0]["data"]["image/png"]
+
+
+def _differing_pixels(source: str, expected_png: str) -> float:
+    """The fraction of pixels in which an <img> source (data:image/png;base64,...) differs from the expected PNG
+    (1 for another size). The widget's data path is checked against uproot in tests/test_widgets.py; this checks
+    that the browser shows what the widget drew for the branch the student chose."""
+    import base64
+    import io
+
+    import matplotlib.image
+
+    shown, expected = (matplotlib.image.imread(io.BytesIO(base64.b64decode(png)), format="png")
+                       for png in (source.split(",", 1)[1], expected_png))
+    if shown.shape != expected.shape:
+        return 1.0
+    return float((abs(shown - expected).max(axis=-1) > 0.1).mean())
 
 
 def _image_source(page, widget_class: str) -> str:
@@ -134,6 +160,8 @@ def _drive(page, url, screenshots):
     assert after != before
     shown = page.locator(".hepwb-root-browser").first.inner_text()  # the new picture is met's, not an error
     assert "met: " in shown and " values from " in shown and "cannot" not in shown and "Error" not in shown
+    differing = _differing_pixels(after, _expected_root_browser_picture("met"))
+    assert differing < 1e-3, f"the browser's picture is not met's histogram: {differing:.2%} of its pixels differ"
     page.screenshot(path=str(screenshots / "root-browser-met.png"))
 
     # a filter that matches no branch: the browser says so and shows no picture

@@ -25,6 +25,8 @@ from hepwb.__main__ import main
 from hepwb.run import scan
 from hepwb.run.cluster import ProcessCluster
 
+pytestmark = pytest.mark.slow  # Dask clusters of processes: left out by make test-fast
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):

@@ -104,6 +104,7 @@ def test_fpd_is_zero_within_its_error_for_one_distribution_and_grows_with_a_shif
     assert shifted == sorted(shifted) and shifted[-1] > 100 * error
 
 
+@pytest.mark.slow
 def test_kpd_is_zero_within_its_error_for_one_distribution_and_grows_strictly_with_a_shift():
     same, same_error = metrics.kpd(*gaussian_pair(0.0))
     assert abs(same) <= 3 * same_error  # unbiased MMD^2: fluctuates around 0 for one distribution
@@ -130,6 +131,7 @@ def test_feature_distances_and_bad_tables():
         metrics.fpd(a[:100], b[:100], min_samples=2000)
 
 
+@pytest.mark.slow
 def test_gan_trains_generates_physical_events_and_picks_a_checkpoint(events, transform):
     from hepwb.models import gan
 
@@ -245,6 +247,7 @@ def test_spline_is_monotonic_invertible_with_the_right_log_derivative():
     np.testing.assert_allclose(zero_log_det.numpy(), 0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_flow_log_density_is_the_change_of_variables_of_its_sampling():
     """log p(x) from the inverse pass = log N(z) - log|det dx/dz| of the sampling pass (Jacobian by autodiff)."""
     import tensorflow as tf
@@ -266,6 +269,7 @@ def test_flow_log_density_is_the_change_of_variables_of_its_sampling():
     np.testing.assert_allclose(spline_flow.log_prob(x, conditions).numpy(), expected, atol=2e-3)
 
 
+@pytest.mark.slow
 def test_flow_learns_generates_selected_events_reproducibly(events, transform):
     from hepwb.models import flow
 
@@ -326,6 +330,7 @@ def test_tail_agreement_passes_one_distribution_and_fails_a_heavier_tail():
         metrics.tail_agreement(rng.normal(size=100), rng.normal(size=100))
 
 
+@pytest.mark.slow
 def test_classifier_two_sample_test_is_blind_to_one_distribution_and_sees_a_shift():
     rng = np.random.default_rng(6)
     same = metrics.classifier_two_sample_test(rng.normal(size=(4000, 3)), rng.normal(size=(4000, 3)))

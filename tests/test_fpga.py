@@ -20,6 +20,7 @@ def trained_tagger():
     return model, scaler.transform(test.feature_table()), scores
 
 
+@pytest.mark.slow
 def test_smoke_conversion_compiles_and_agrees_with_keras(trained_tagger, tmp_path):
     model, x_test, keras_scores = trained_tagger
     hls_model = fpga.convert(model, tmp_path / "prj", precision="ap_fixed<16,6>")
@@ -74,6 +75,7 @@ def test_bops_of_a_tiny_model_are_exact():
     assert counted["layers"][0]["accumulator_bits"] == 15
 
 
+@pytest.mark.slow
 def test_firmware_bops_of_the_pruned_6bit_tagger_with_8bit_inputs_is_20x_below_16bit():
     from hepwb.models import compressed
 
@@ -96,6 +98,7 @@ def test_firmware_bops_needs_the_bit_width_of_a_float_model():
         fpga.firmware_bops(taggers.dense_tagger())
 
 
+@pytest.mark.slow
 @pytest.mark.stack("keras2")  # keras3: test_hgq2_tagger_learns_narrower_weights_and_its_firmware_logits_are_bit_exact
 def test_pruned_6bit_tagger_learns_and_its_firmware_agrees(tmp_path):
     from hepwb.models import compressed
@@ -182,6 +185,7 @@ def test_wide_softmax_tables_reach_only_the_softmax():
     assert config["LayerName"]["relu1"]["TableSize"] == 1024  # hls4ml's default, untouched
 
 
+@pytest.mark.slow
 def test_early_stopping_never_restores_weights_from_before_the_first_pruning_mask():
     """Noise labels: the validation loss is best in the first epochs, before tfmot's first mask (after 100
     steps); restoring those weights gave an unpruned model. A run too short to prune warns."""

@@ -14,6 +14,8 @@ from hepwb.sim.features import HLS4ML_FEATURES
 from hepwb.sim.recipes import JET_CLASSES, RECIPES, Variation
 from hepwb.studies import fit
 
+pytestmark = pytest.mark.slow  # event generation: left out by make test-fast
+
 
 def _arrays(path):
     return uproot.open(path)[uproot.open(path).keys()[0].split(";")[0]].arrays()

@@ -142,6 +142,7 @@ def test_a_file_without_towers_is_refused_with_the_missing_branch():
         l1_jets.load("zmumu", max_jets=10)
 
 
+@pytest.mark.slow
 def test_generated_l1_jets_are_reproducible(tmp_path):
     from hepwb.sim.recipes import make_l1_jets_chunk
 
@@ -164,6 +165,7 @@ def test_the_lut_recovers_factors_that_depend_on_raw_et_and_eta():
         regression.LUTCalibration().predict(raw, ieta)
 
 
+@pytest.mark.slow
 def test_the_dense_regressor_learns_a_correction_and_the_quantized_one_refuses_odd_bits():
     rng = np.random.default_rng(6)
     x = rng.uniform(0, 1, (4000, 3)).astype(np.float32)
@@ -216,6 +218,7 @@ def test_thresholds_rates_and_agreement():
 
 # ------------------------------------------------------------------ conifer
 
+@pytest.mark.slow
 def test_conifer_emulation_of_a_regressor_agrees_with_sklearn(tmp_path):
     rng = np.random.default_rng(9)
     x = np.round(rng.uniform(0, 200, (3000, 4)) * 2) / 2  # 0.5 GeV steps, as the trigger's

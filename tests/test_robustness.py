@@ -99,6 +99,7 @@ def test_a_cut_that_no_background_passes_gives_a_bounded_rejection_and_finite_me
     assert written == {"perfect at 30%": {"rejection": 300.0, "background_passing": 0}}
 
 
+@pytest.mark.slow
 def test_disco_training_decorrelates_the_output_from_the_mass():
     from hepwb.models.decorrelation import binary_tagger
 

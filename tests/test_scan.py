@@ -19,6 +19,8 @@ import pytest
 from hepwb.__main__ import main
 from hepwb.run import scan
 
+pytestmark = pytest.mark.slow  # parameter scans of notebooks: left out by make test-fast
+
 
 def test_lists_are_scanned_unless_the_parameter_takes_a_list(toy):
     fixed, scanned = scan.split_overrides(toy, {"x": [1, 2], "mode": "b", "widths": [4, 4]})

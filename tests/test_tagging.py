@@ -258,6 +258,7 @@ def test_pair_features_by_hand():
     assert np.all(features[2] == 0) and np.all(features[:, 2] == 0) and np.all(features[0, 0] == 0)
 
 
+@pytest.mark.slow
 def test_every_tagger_reloads_from_what_save_models_wrote(small_sample, tmp_path):
     """(That the graph network and the transformer train reproducibly is checked by the repeated smoke
     run of 01_jet_tagging in test_notebooks.py.)"""
@@ -299,6 +300,7 @@ def test_saved_tagger_reloads_and_predicts_the_same(small_sample, tmp_path):
         taggers.load_tagger(tmp_path)
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_with_a_fixed_seed(small_sample):
     train, val, test = samples.split(small_sample, seed=1)
     scaler = StandardScaler().fit(train.feature_table())

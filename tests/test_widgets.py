@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import uproot
 
 from hepwb import data, widgets
 from hepwb.sim.recipes import JET_CLASSES
@@ -27,6 +28,11 @@ def test_choosing_another_branch_changes_the_histogram():
     browser.select("met")
     assert list(browser.hists) == ["met"] and browser.current_branch == "met"
     assert not np.array_equal(browser.hists["met"].values(), m_ll.values())
+    # what it drew is met's: the same counts as numpy's histogram of the branch as uproot reads it
+    met = browser.hists["met"]
+    values = uproot.open(data.resolve("zmumu"))["events"]["met"].array(library="np")
+    expected, _ = np.histogram(values, bins=met.axes[0].edges)
+    assert np.array_equal(met.values(), expected) and expected.sum() > 0.9 * len(values)
 
 
 def test_browser_filter_and_log_scale():
