@@ -16,11 +16,17 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@case "$(STACK)" in keras2|keras3) ;; *) echo "STACK must be keras2 or keras3, got '$(STACK)'" >&2; exit 2;; esac
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; low, high = {"keras2": ((3, 9), (3, 11)), "keras3": ((3, 10), (3, 13))}["$(STACK)"]; sys.exit(0 if low <= v <= high else "the $(STACK) stack needs Python %d.%d-%d.%d, found %d.%d at $(PYTHON): run make PYTHON=/path/to/python3.x (keras2: 3.9-3.11, keras3: 3.10-3.13)" % (*low, *high, *v))'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(STACK),test]"
-	$(BIN)/python -c 'from hepwb.environment import main; main()'
-	touch $(STAMP)
+	@echo "setup 1/3: $(VENV), a virtual environment of $(PYTHON)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "setup 2/3: hepwb and the $(STACK) stack's pinned packages (minutes the first time; pip's log: $(VENV)/setup.log)"
+	@{ $(BIN)/python -m pip install --upgrade pip && $(BIN)/python -m pip install -e ".[$(STACK),test]"; \
+		echo $$? > $(VENV)/setup.status; } 2>&1 | tee $(VENV)/setup.log | \
+		awk 'BEGIN {printf "          "} /^Collecting/ {if (++n % 5 == 0) {printf "."; fflush()}} END {print " " n " packages"}'
+	@test "$$(cat $(VENV)/setup.status)" = 0 || { tail -n 25 $(VENV)/setup.log >&2; \
+		echo "setup failed: pip could not install the $(STACK) stack; the whole log is in $(VENV)/setup.log" >&2; exit 1; }
+	@echo "setup 3/3: checking the environment"
+	@$(BIN)/python -c 'from hepwb.environment import main; main()'
+	@touch $(STAMP)
 
 run: setup
 	$(BIN)/hepwb run --preset $(PRESET) --out results
