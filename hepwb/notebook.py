@@ -46,6 +46,15 @@ def results_folder(output_dir: Path | str) -> Path:
     return path
 
 
+def at_least(name: str, value: int | None, minimum: int) -> int | None:
+    """``value`` of the parameter ``name`` if it is None (all) or at least ``minimum``, the fewest with which
+    the notebook is tested (its smoke preset); else ValueError in one line, before anything is read or trained."""
+    if value is not None and value < minimum:
+        raise ValueError(f"{name}={value} is below {minimum}, the fewest this notebook is tested with: "
+                         f"use {name} >= {minimum}")
+    return value
+
+
 def peak_memory_mb() -> float:
     """Peak resident memory of this process so far (MB)."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -15,6 +15,8 @@ from hepwb.models import quantization
 from hepwb.notebook import metric_key
 from hepwb.run import batch
 
+pytestmark = pytest.mark.slow  # every notebook's smoke run: left out by make test-fast
+
 #: notebooks that take the taggers 01_jet_tagging saved (parameter tagger_dir)
 NEEDS_TAGGERS = ("04_trigger_fpga", "05_tagger_robustness")
 
@@ -90,6 +92,31 @@ def test_root_data_stops_in_its_parameter_check_below_the_entries_its_fits_need(
     assert "fit window" not in result["error"] and not (tmp_path / "00_root_data" / "metrics.json").exists()
 
 
+#: each notebook's size parameters at the fewest its check allows: the smoke preset runs there (notebooks/presets.yaml)
+FEWEST = {"01_jet_tagging": {"max_jets": 3000}, "02_gan_fastsim": {"max_events": 5000},
+          "03_anomaly_detection": {"max_events": 8000, "fault_events": 40, "jets_per_class": 300},
+          "04_trigger_fpga": {"max_jets": 2000}, "05_tagger_robustness": {"max_jets": 3000},
+          "06_trigger_regression": {"max_jets": 10000}}
+
+
+def test_the_smoke_presets_run_at_the_fewest_each_check_allows():
+    smoke = {stem: presets["smoke"] for stem, presets in batch.load_presets().items()}
+    assert {stem: {k: smoke[stem][k] for k in sizes} for stem, sizes in FEWEST.items()} == FEWEST
+
+
+@pytest.mark.parametrize("stem, name", [(stem, name) for stem, sizes in FEWEST.items() for name in sizes])
+def test_one_fewer_than_a_notebook_is_tested_with_stops_it_in_one_line(smoke_run, stem, name, tmp_path):
+    fewest = FEWEST[stem][name]
+    taggers = {"tagger_dir": str(smoke_run("01_jet_tagging")[1])} if stem in NEEDS_TAGGERS else {}  # 05 loads first
+    parameters = {name: fewest - 1, **taggers}
+    result = batch.run_notebook(batch.NOTEBOOK_DIR / f"{stem}.ipynb", preset="smoke", out_dir=tmp_path,
+                                parameters=parameters)
+    assert result["status"] == "failed"
+    assert f"{name}={fewest - 1} is below {fewest}, the fewest this notebook is tested with: use {name} >= " \
+           f"{fewest}" in result["error"]
+    assert not (tmp_path / stem / "metrics.json").exists()
+
+
 def test_jet_tagging_smoke_run_beats_chance_and_saves_the_tagger(smoke_run):
     result, folder = smoke_run("01_jet_tagging")
     metrics = result["metrics"]
@@ -123,7 +150,7 @@ def test_anomaly_detection_smoke_run_scores_every_signal_and_agrees_in_firmware(
     metrics = result["metrics"]
     for signal in ("scalar_4l", "leptoquark_ctau", "higgs_tautau"):
         for model in ("AE", "VAE_reconstruction", "VAE_KL", "PCA"):
-            assert 0 <= metrics[f"{model}_{signal}_tpr"] <= 1 and 0.5 < metrics[f"{model}_{signal}_auc"] <= 1
+            assert metrics[f"{model}_{signal}_auc"] > 0.5, (model, signal)  # better than a coin
     assert metrics["AE_scalar_4l_auc"] > 0.6  # four leptons are unlike the cocktail, even after two epochs
     assert metrics["fpr"] == pytest.approx(10 / metrics["n_background_test"])  # the smallest FPR the sample supports
     assert metrics["hls4ml_score_correlation"] > 0.99
@@ -170,7 +197,7 @@ def test_fastsim_smoke_run_trains_both_generators_and_judges_them_against_the_fl
         # a generator of constants gives KS 1
         assert metrics[f"{model}_ks_m_ll"] < 0.5 and metrics[f"{model}_fpd"] < 1.0
         assert metrics["real_fpd"] < 0.5 * metrics[f"{model}_fpd"]  # two simulated samples agree better than 2 epochs
-        assert 0.5 < metrics[f"{model}_classifier_auc"] <= 1 and 0 <= metrics[f"{model}_tails_m_ll_met"] <= 1
+        assert metrics[f"{model}_classifier_auc"] > 0.55  # two epochs do not fool the classifier
     assert abs(metrics["real_classifier_auc"] - 0.5) < 0.05  # the classifier cannot tell simulated from simulated
     assert metrics["best"] in ("gan", "flow") and metrics["best_fpd"] == metrics[f"{metrics['best']}_fpd"]
     # every rate is measured in the run on one core; the target for the faster one is 10 000x (full preset)
@@ -191,7 +218,9 @@ def test_tagger_robustness_smoke_run_decorrelates_and_scores_every_saved_tagger(
     for tagger in ("hls4ml", "bdt", "pfn", "cnn", "particlenet", "part"):
         assert metrics[f"shifted_mean_auc_{tagger}_nominal"] > 0.6, tagger
         assert metrics[f"shifted_mean_auc_{tagger}_particle_level"] > 0.55, tagger
-    assert 0 < metrics["ece_deep_ensemble"] < 0.3
+    # smoke size (two members, four epochs) gives 0.12-0.14; a network that is sure of every answer and right
+    # about half the time would be at 0.45
+    assert metrics["ece_deep_ensemble"] < 0.25, {k: v for k, v in metrics.items() if k.startswith("ece")}
     assert metrics["particle_level_accuracy"] > 0.3  # five classes: chance is 0.2
     # DisCo buys an unsculpted mass with tagging power: at the smoke preset's weight (10) its tagger passes
     # clearly more background at 50 % signal efficiency than the same network trained without the term
@@ -203,6 +232,9 @@ def test_trigger_regression_smoke_run_calibrates_and_agrees_in_firmware(smoke_ru
     result, folder = smoke_run("06_trigger_regression")
     metrics = result["metrics"]
     assert metrics["hls4ml_agreement"] >= 0.99 and metrics["conifer_agreement"] >= 0.99
+    # fixed point is not float: firmware compared with itself (or with nothing) would differ by exactly 0
+    for firmware in ("hls4ml", "conifer"):
+        assert 0 < metrics[f"firmware_max_difference_gev_{firmware}"] < 5.0, firmware
     assert abs(metrics["response_100_LUT"] - 1) < 0.05 and metrics["resolution_100_LUT"] < 0.15
     assert metrics["best_resolution_gain_vs_lut"] > 0  # even 20 trees or 3 epochs see the ECAL/HCAL split
     assert metrics["pt95_LUT"] > 100  # the turn-on of a 100 GeV threshold is 95 % efficient above it
