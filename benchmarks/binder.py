@@ -267,7 +267,8 @@ def main(argv=None) -> int:
               f"{args.memory_gb:.0f} GB per notebook.\n\n")
     text = header + table(rows)
     (args.out / "binder-check.md").write_text(text)
-    (args.out / "binder-check.json").write_text(json.dumps({"commit": commit, "stack": args.stack,
+    (args.out / "binder-check.json").write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "commit": commit,
+                                                            "stack": args.stack,
                                                             "build_seconds": round(build_seconds, 1),
                                                             "memory": cgroup.reason, "cpu": args.cpu,
                                                             "notebooks": rows}, indent=2) + "\n")

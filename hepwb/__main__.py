@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from hepwb.constants import SCHOOL_EVENTS
+
 
 def _parameter(text: str) -> tuple[str, object]:
     """``key=value`` -> (key, value), the value parsed as YAML (numbers, booleans, lists)."""
@@ -35,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen = commands.add_parser("generate", help="generate a dataset with Pythia 8 + detector + FastJet into ROOT")
     gen.add_argument("name", help="dataset recipe: jets, zmumu, l1_events or l1_jets")
     gen.add_argument("--events", type=_positive_int, default=None,
-                     help="total events to store (default: the school size, 50000)")
+                     help="total events to store (default: the committed size: "
+                          + ", ".join(f"{name} {n}" for name, n in SCHOOL_EVENTS.items()) + ")")
     gen.add_argument("--seed", type=int, default=1, help="random seed (same seed, same events, any --workers)")
     gen.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (Dask LocalCluster)")
     gen.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the command line, not a test calling main([...])
         _exit_on_terminate()
     if args.command == "generate":
-        from hepwb.run.generate import SCHOOL_EVENTS, generate  # lazy: Pythia and FastJet, for this command only
+        from hepwb.run.generate import generate  # lazy: Pythia and FastJet, for this command only
         from hepwb.sim.recipes import Variation  # lazy: FastJet, for this command only
 
         events = args.events or SCHOOL_EVENTS.get(args.name, 10_000)

@@ -30,3 +30,7 @@ MAX_CONSTITUENTS = 50
 #: the clock the firmware estimates assume [MHz] (a Level-1 trigger FPGA); one cycle lasts CLOCK_PERIOD_NS
 FPGA_CLOCK_MHZ = 200.0
 CLOCK_PERIOD_NS = 1e3 / FPGA_CLOCK_MHZ
+
+# ---- the committed datasets -------------------------------------------------------------------
+#: events (jets for jets and l1_jets) that ``hepwb generate NAME`` makes without --events: the committed sizes
+SCHOOL_EVENTS = {"jets": 50_000, "zmumu": 50_000, "l1_events": 40_000, "l1_jets": 150_000}

@@ -19,8 +19,6 @@ from hepwb import __version__, data
 from hepwb.sim import detector
 from hepwb.sim.recipes import RECIPES
 
-SCHOOL_EVENTS = {"jets": 50_000, "zmumu": 50_000, "l1_events": 40_000, "l1_jets": 150_000}
-
 
 @dataclass(frozen=True)
 class Chunk:
