@@ -4,6 +4,8 @@
 status, parameters and ``metrics.json``. ``hepwb results results/full`` keeps a copy of it beside the
 page (``docs/results/full-summary.json``, machine paths removed) and writes the page's tables from
 it; a test renders the copy again and compares, so the page always shows what a run computed.
+Every notebook of ``notebooks/`` has a section here, and every section shows its notebook's headline
+metrics: a run that lacks a notebook, or a notebook or headline metric without a place, is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hepwb.data import atomic_path
 from hepwb.notebook import metric_key
 
 DOCS = PROJECT_DIR / "docs"
+NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
 PAGE = DOCS / "results.md"
 SUMMARY_COPY = DOCS / "results" / "full-summary.json"
 
@@ -55,6 +58,22 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     return lines + [""]
 
 
+class _Shown(dict):
+    """A notebook's metrics that remember which keys a section read (to find headline metrics left off the page)."""
+
+    def __init__(self, metrics: dict):
+        super().__init__(metrics)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
 def _root_data(m: dict) -> list[str]:
     rows = [["Z mass, simulated (Voigt fit)", m["z_mass_fit_gev"]], ["Z width Γ", m["z_width_fit_gev"]],
             ["dimuon resolution σ", m["z_resolution_fit_gev"]],
@@ -66,9 +85,10 @@ def _root_data(m: dict) -> list[str]:
 def _jet_tagging(m: dict) -> list[str]:
     models = [name for name in TAGGERS if f"{name}_accuracy" in m]
     header = ["model", "accuracy", "mean AUC", *[f"AUC {c}" for c in CLASSES],
-              *[f"1/ε_B at 50 %: {c}" for c in CLASSES]]
+              *[f"1/ε_B at 50 %: {c}" for c in CLASSES], "training jets / s"]
     rows = [[TAGGERS[name], m[f"{name}_accuracy"], m[f"{name}_mean_auc"], *[m[f"{name}_auc_{c}"] for c in CLASSES],
-             *[round(m[f"{name}_rej50_{c}"], 1) for c in CLASSES]] for name in models]
+             *[round(m[f"{name}_rej50_{c}"], 1) for c in CLASSES], round(m[f"{name}_train_jets_per_second"])]
+            for name in models]
     return [f"{_number(m['n_jets'])} jets (60 % train, 20 % validation, 20 % test).", ""] + _table(header, rows)
 
 
@@ -90,7 +110,11 @@ def _gan_fastsim(m: dict) -> list[str]:
     lines = ["Each generator at its chosen checkpoint against the simulated test events; the floor compares two "
              "independent simulated samples; Pythia + detector + FastJet ran at "
              f"{m['pipeline_events_per_second']:.1f} events/s on the same core.", ""]
-    return lines + _table(header, rows)
+    best = (f"The best generator (lowest FPD over its floor) is the {names[m['best']]}: FPD "
+            f"{m['best_fpd_over_real']:.2f}× its floor, classifier AUC {m['best_classifier_auc']:.3f}, "
+            f"{m['best_tails_m_ll_met']:.0%} of the tail bins of m_μμ and missing ET within 2σ, "
+            f"{_number(round(m['speed_up']))}× faster than the simulation.")
+    return lines + _table(header, rows) + [best, ""]
 
 
 def _anomaly_detection(m: dict) -> list[str]:
@@ -116,7 +140,7 @@ def _anomaly_detection(m: dict) -> list[str]:
 
 
 def _trigger_fpga(m: dict) -> list[str]:
-    names = {"float": "float, ap_fixed<16,6>", "pruned": "pruned, 16 bit", "quantized": "pruned + quantized (QKeras)"}
+    names = {"float": "float, ap_fixed<16,6>", "pruned": "pruned, 16 bit", "quantized": "pruned + quantized"}
     rows = [[label, m[f"{name}_accuracy"], f"{m[f'{name}_hls4ml_same_class']:.1%}", m[f"{name}_firmware_bops"],
              m[f"{name}_baskin_bops"]] for name, label in names.items()]
     lines = _table(["model", "accuracy", "C simulation picks the same class", "firmware BOPs", "Baskin BOPs"], rows)
@@ -124,19 +148,82 @@ def _trigger_fpga(m: dict) -> list[str]:
                    if key.startswith("scan_") and key.endswith("bit_accuracy")), reverse=True)
     lines += [f"BOPs reduction {m['bops_reduction']:.1f}× (Baskin's count {m['baskin_bops_reduction']:.1f}×); latency "
               f"estimate {m['quantized_latency_ns_rf1']:.0f} ns at reuse factor 1; mean AUC {m['float_mean_auc']:.4f} "
-              f"(float) → {m['quantized_mean_auc']:.4f} (quantized). Accuracy against bit width: "
+              f"(float) → {m['quantized_mean_auc']:.4f} (quantized); the quantized C simulation's accuracy "
+              f"{m['quantized_hls4ml_accuracy']:.4f}. Accuracy against bit width: "
               + ", ".join(f"{bits} bit {value:.4f}" for bits, value in scan) + ".", ""]
     return lines
+
+
+def _robustness(m: dict) -> list[str]:
+    shifts = sorted({key.split("_hls4ml_", 1)[1] for key in m if key.startswith("shifted_mean_auc_hls4ml_")},
+                    key=lambda shift: (shift != "nominal", shift))
+    taggers = [name for name in TAGGERS if f"shifted_mean_auc_{name}_nominal" in m]
+    lines = ["Mean AUC of each tagger of `01_jet_tagging` on its test jets simulated again with a changed detector "
+             "(calorimeter scale +5 %, tracking efficiency −10 %), another Pythia tune, or no detector at all:", ""]
+    lines += _table(["tagger", *[_SHIFT_NAMES.get(s, s.replace("_", " ")) for s in shifts]],
+                    [[TAGGERS[t], *[m[f"shifted_mean_auc_{t}_{s}"] for s in shifts]] for t in taggers])
+    models = sorted({key[len("sculpting_"):key.index("_at_")] for key in m if key.startswith("sculpting_")},
+                    key=lambda name: (name != "plain", name != "no_mass", _disco_weight(name), name))
+    lines += ["Mass sculpting by a W-against-QCD tagger cut at 30 % and 50 % W efficiency: the Jensen-Shannon "
+              "divergence between the mass distributions of the QCD jets that pass and that fail the cut "
+              "(0: no sculpting), and the QCD rejection it buys. DisCo λ adds λ × the distance correlation "
+              "between score and mass to the loss:", ""]
+    lines += _table(["tagger", "JSD at 30 %", "QCD rejection at 30 %", "JSD at 50 %", "QCD rejection at 50 %"],
+                    [[_SCULPTING_NAMES.get(name) or name.replace("DisCo_", "DisCo λ = ").replace("_", "."),
+                      *[m.get(f"sculpting_{name}_at_{wp}_{q}") for wp in (30, 50) for q in ("jsd", "rejection")]]
+                     for name in models])
+    lines += _table(["uncertainty", "expected calibration error"],
+                    [[name.replace("_", " "), m[f"ece_{name}"]] for name in ("single_network", "MC_dropout",
+                                                                              "deep_ensemble")])
+    return lines + [f"The 64-32-32-5 tagger trained and tested on particle-level jets: accuracy "
+                    f"{m['particle_level_accuracy']:.4f} (detector level: `01_jet_tagging` above).", ""]
+
+
+_SHIFT_NAMES = {"calorimeter_scale_5": "calorimeter scale +5 %", "tracking_efficiency_10": "tracking efficiency −10 %"}
+_SCULPTING_NAMES = {"plain": "plain network", "no_mass": "network without the mass input"}
+
+
+def _disco_weight(name: str) -> float:
+    """DisCo_0_5 -> 0.5; 0 for the taggers without a DisCo term."""
+    return float(name[len("DisCo_"):].replace("_", ".")) if name.startswith("DisCo_") else 0.0
+
+
+def _trigger_regression(m: dict) -> list[str]:
+    models = [name for name in ("LUT", "BDT", "dense", "CNN", "quantized") if f"resolution_100_{name}" in m]
+    rows = [[name, m[f"response_100_{name}"], m[f"resolution_100_{name}"], m.get(f"turn_on_width_{name}"),
+             m.get(f"pt95_{name}"), m.get(f"rate_ratio_to_lut_{name}")] for name in models]
+    lines = [f"{_number(m['jets'])} jets. Response and resolution in the true-pT bin from 90 GeV; the width and "
+             "95 % point of each trigger's turn-on at `l1_threshold`; its rate at the threshold that makes it 95 % "
+             "efficient at `rate_offline_pt`, relative to the LUT's.", ""]
+    lines += _table(["model", "response", "resolution", "turn-on width (GeV)", "95 % point (GeV)",
+                     "rate / LUT rate"], rows)
+    return lines + [f"Best resolution gain over the LUT {m['best_resolution_gain_vs_lut']:.1%}. In firmware: the "
+                    f"network's hls4ml C simulation agrees with Keras within one output step for "
+                    f"{m['hls4ml_agreement']:.1%} of the jets (largest difference "
+                    f"{m['firmware_max_difference_gev_hls4ml']:.3g} GeV; latency "
+                    f"{m['network_latency_ns']:.0f} ns); the BDT's "
+                    f"conifer C simulation agrees with scikit-learn within one output step for "
+                    f"{m['conifer_agreement']:.1%} (largest difference {m['firmware_max_difference_gev_conifer']:.3g} "
+                    f"GeV; {_number(m['bdt_comparators'])} comparators, "
+                    f"{m['bdt_conifer_latency_ns']:.0f} ns). Largest response deviation between 50 and 500 GeV: "
+                    f"{m['max_response_deviation_50_500_dense']:.3f} (dense), "
+                    f"{m['max_response_deviation_50_500_quantized']:.3f} (quantized).", ""]
 
 
 SECTIONS = {"00_root_data": ("ROOT data", _root_data), "01_jet_tagging": ("Jet tagging", _jet_tagging),
             "02_gan_fastsim": ("Fast simulation with a GAN and a normalizing flow", _gan_fastsim),
             "03_anomaly_detection": ("Anomaly detection", _anomaly_detection),
-            "04_trigger_fpga": ("The tagger in an FPGA", _trigger_fpga)}
+            "04_trigger_fpga": ("The tagger in an FPGA", _trigger_fpga),
+            "05_tagger_robustness": ("Tagger robustness", _robustness),
+            "06_trigger_regression": ("Trigger jet-energy regression in firmware", _trigger_regression)}
 
 
 def markdown(results: list[dict]) -> str:
-    """The results page for the results of one ``hepwb run``."""
+    """The results page for the results of one ``hepwb run``.
+
+    Raises ValueError for a notebook without a section here, and for a headline metric (a notebook's
+    ``metrics['headline']``) that its section leaves off the page.
+    """
     preset = results[0]["preset"] if results else "?"
     lines = [f"# Results of the `{preset}` preset", "",
              "Generated by `hepwb results results/full` from the summary of "
@@ -146,24 +233,45 @@ def markdown(results: list[dict]) -> str:
                      [[r["notebook"], r["status"], f"{r['seconds'] / 60:.1f} min",
                        f"{r['metrics'].get('peak_memory_mb', 0) / 1024:.2f} GB"] for r in results])]
     for result in results:
-        title, section = SECTIONS.get(result["notebook"], (result["notebook"], None))
+        if result["notebook"] not in SECTIONS:
+            raise ValueError(f"{result['notebook']} has no section on the results page: add one to SECTIONS in "
+                             "hepwb/run/results.py")
+        title, section = SECTIONS[result["notebook"]]
         lines += [f"## {title} (`{result['notebook']}`)", ""]
         parameters = result.get("parameters", {})  # what the preset changed; output_dir was removed by load()
         if parameters:
             lines += ["Parameters: " + ", ".join(f"`{k}={v!r}`" for k, v in parameters.items()) + ".", ""]
-        if result["status"] != "ok" or section is None:
+        if result["status"] != "ok":
             lines += [f"Status: {result['status']} {result.get('error') or ''}".rstrip(), ""]
             continue
-        lines += section(result["metrics"])
+        metrics = _Shown(result["metrics"])
+        lines += section(metrics)
+        missing = sorted(set(result["metrics"].get("headline", {})) - metrics.read)
+        if missing:
+            raise ValueError(f"{result['notebook']}: headline metrics {missing} are not on the results page; "
+                             f"show them in {section.__name__} (hepwb/run/results.py)")
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def write_page(run_dir: str | Path, page: Path = PAGE, summary_copy: Path = SUMMARY_COPY) -> Path:
-    """Copy the run's summary beside the page and write the page from that copy."""
+    """Copy the run's summary beside the page and write the page from that copy.
+
+    Raises ValueError when the run lacks a notebook of ``notebooks/``: the page shows one run of all of them.
+    """
     results = load(run_dir)
+    missing = [stem for stem in notebook_stems() if stem not in {r["notebook"] for r in results}]
+    if missing:
+        raise ValueError(f"{Path(run_dir) / 'summary.json'} has no result for {missing}; the page shows one run "
+                         f"of every notebook: hepwb run --preset full --out {run_dir}")
+    text = markdown(results)
     summary_copy.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(summary_copy) as tmp:
         tmp.write_text(json.dumps(results, indent=2) + "\n")
     with atomic_path(page) as tmp:
-        tmp.write_text(markdown(results))
+        tmp.write_text(text)
     return page
+
+
+def notebook_stems() -> list[str]:
+    """The notebooks of ``notebooks/`` (``00_root_data``, ...), in order."""
+    return sorted(path.stem for path in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
