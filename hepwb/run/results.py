@@ -17,9 +17,9 @@ from hepwb import PROJECT_DIR
 from hepwb.constants import BUNCH_CROSSING_RATE_HZ
 from hepwb.data import atomic_path
 from hepwb.notebook import metric_key
+from hepwb.run.batch import notebook_paths
 
 DOCS = PROJECT_DIR / "docs"
-NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
 PAGE = DOCS / "results.md"
 SUMMARY_COPY = DOCS / "results" / "full-summary.json"
 
@@ -273,5 +273,5 @@ def write_page(run_dir: str | Path, page: Path = PAGE, summary_copy: Path = SUMM
 
 
 def notebook_stems() -> list[str]:
-    """The notebooks of ``notebooks/`` (``00_root_data``, ...), in order."""
-    return sorted(path.stem for path in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    """The notebooks of ``notebooks/`` (``00_root_data``, ...), in order: the ones ``hepwb run`` runs."""
+    return [path.stem for path in notebook_paths()]
