@@ -20,7 +20,7 @@ PACKAGE = ROOT / "hepwb"
 #: the rooms from the bottom up (docs/design.md): a module may import its own room's modules and those of
 #: the rooms listed before its own, never one listed after it
 ROOMS = (
-    ("hepwb", "constants", "quiet", "environment", "messages"),
+    ("hepwb", "constants", "quiet", "environment", "messages", "progress"),
     ("data",),
     ("notebook", "sim"),
     ("samples", "metrics"),

@@ -85,12 +85,46 @@ def test_explorer_takes_expressions_and_reports_mistakes():
     explorer = widgets.HistogramExplorer("zmumu", "m_ll", max_entries=5000)
     explorer.set(expression="sqrt(mu1_pt * mu2_pt)")
     assert explorer.hists["all"].sum().value > 0
-    figure = explorer.figure
+    assert explorer.figure is not None and explorer.output.outputs
     explorer.set(expression="m_lll")
     assert "m_lll" in explorer.status.value and "m_ll" in explorer.status.value
-    assert explorer.figure is figure  # the last good picture stays
+    assert explorer.figure is None and not explorer.output.outputs  # no picture of something else under the error
     explorer.set(expression="m_ll", range=(100, 50))
     assert "must exceed" in explorer.status.value
+
+
+def test_browser_lists_branches_that_start_with_the_filter_first():
+    browser = widgets.RootBrowser(data.real_file("nanoAOD_2015_CMS_Open_Data_ttbar.root"))
+    browser.filter.value = "Jet_"
+    names = [name for _, name in browser.branch_list.options]
+    starting = [name for name in names if name.startswith("Jet_")]
+    assert starting and names[:len(starting)] == starting and len(names) > len(starting)  # FatJet_ etc. follow
+    assert browser.current_branch == "Jet_pt" or browser.current_branch.startswith("Jet_")
+
+
+def test_a_message_replaces_the_browsers_picture():
+    browser = widgets.RootBrowser(data.real_file("uproot-HZZ.root"))
+    assert browser.figure is not None and browser.output.outputs
+    browser.filter.value = "no such branch"
+    assert browser.figure is None and not browser.output.outputs and "matches the filter" in browser.status.value
+
+
+def test_only_the_workbenchs_own_files_carry_its_label():
+    def texts(figure):
+        return " ".join(t.get_text() for ax in figure.axes for t in ax.texts)
+
+    assert "hepwb" in texts(widgets.RootBrowser("zmumu").figure)
+    for name in ("uproot-Zmumu.root", "nanoAOD_2015_CMS_Open_Data_ttbar.root", "uproot-hepdata-example.root"):
+        assert "hepwb" not in texts(widgets.RootBrowser(data.real_file(name)).figure), name
+
+
+def test_one_epoch_draws_a_visible_point_on_integer_ticks():
+    from hepwb import plotting
+
+    figure = plotting.training_curves({"loss": [1.2], "val_loss": [1.3], "accuracy": [0.3], "val_accuracy": [0.31]})
+    for ax in figure.axes:
+        assert list(ax.get_xticks()) == [1] and ax.get_xlim()[0] < 1 < ax.get_xlim()[1]
+        assert ax.lines and all(line.get_marker() == "o" and line.get_markersize() > 0 for line in ax.lines)
 
 
 def test_explorer_on_real_cms_data():

@@ -16,6 +16,7 @@ import numpy as np
 
 from hepwb.models.fastsim import EventGenerator
 from hepwb.models.training import set_seed
+from hepwb.progress import progress_bar
 
 
 def _mlp(n_inputs: int, n_outputs: int, hidden, name: str):
@@ -260,7 +261,6 @@ class EventFlow(EventGenerator):
         Returns the per-epoch history (mean NLL per event, in nats), with ``seconds``.
         """
         import tensorflow as tf
-        from tqdm.auto import tqdm
 
         table, conditions = self._training_input(table, conditions, epochs, batch_size, checkpoint_every)
         if self.circle_spread:
@@ -281,7 +281,8 @@ class EventFlow(EventGenerator):
         train_step, nll = self._step()
         started = time.perf_counter()
         first = len(self.history["epoch"]) + 1
-        for epoch in tqdm(range(first, first + epochs), desc="training flow", unit="epoch", disable=not progress):
+        for epoch in progress_bar(range(first, first + epochs), desc="training flow", unit="epoch",
+                                  disable=not progress):
             fraction = (epoch - first) / max(epochs - 1, 1)
             self.optimizer.learning_rate.assign(self.learning_rate * (
                 self.final_learning_rate + (1 - self.final_learning_rate) * 0.5 * (1 + np.cos(np.pi * fraction))))

@@ -14,6 +14,7 @@ import numpy as np
 
 from hepwb.models.fastsim import EventGenerator
 from hepwb.models.training import set_seed
+from hepwb.progress import progress_bar
 
 KINDS = ("gan", "wgan-gp")
 
@@ -175,7 +176,6 @@ class EventGAN(EventGenerator):
         ``self.checkpoints``. Returns the per-epoch history, with ``seconds``.
         """
         import tensorflow as tf
-        from tqdm.auto import tqdm
 
         table, conditions = self._training_input(table, conditions, epochs, batch_size, checkpoint_every)
         if batch_size % self.pack:
@@ -191,7 +191,7 @@ class EventGAN(EventGenerator):
         critic_steps = self.critic_steps if self.kind == "wgan-gp" else 1
         started = time.perf_counter()
         first = len(self.history["epoch"]) + 1
-        for epoch in tqdm(range(first, first + epochs), desc=f"training {self.kind}", unit="epoch",
+        for epoch in progress_bar(range(first, first + epochs), desc=f"training {self.kind}", unit="epoch",
                           disable=not progress):
             progress_fraction = (epoch - first) / max(epochs - 1, 1)
             rate = self.learning_rate * (self.final_learning_rate + (1 - self.final_learning_rate)

@@ -10,6 +10,8 @@ are not tied to pyplot, so a notebook shows one by ending the cell with it or by
 
 from __future__ import annotations
 
+import contextlib
+
 import awkward as ak
 import hist
 import hist.intervals
@@ -24,6 +26,8 @@ from hepwb.constants import COLLISION_ENERGY_TEV
 #: the experiment-style label: ours, not an experiment's
 EXPERIMENT = "hepwb"
 ENERGY_TEV = COLLISION_ENERGY_TEV
+#: a widget's picture: small enough to sit beside its controls on a laptop's notebook
+WIDGET_FIGSIZE = (6.4, 5.0)
 #: line styles of the models of one figure, in turn (colours C0, C1, ... go with them)
 LINE_STYLES = ("-", "--", ":", "-.", (0, (5, 1)), (0, (3, 1, 1, 1)))
 STYLE = {**mplhep.style.CMS, "figure.figsize": (7.5, 6.0), "font.size": 16, "legend.fontsize": 12,
@@ -44,14 +48,26 @@ def set_style() -> None:
     matplotlib.style.use(STYLE)
 
 
-def label(ax, *, data: bool = False, text: str = "", com: float | None = ENERGY_TEV, rlabel: str | None = None) -> None:
-    """Put the 'hepwb Simulation ... (13 TeV)' label on ``ax`` (``data=True`` for collision data)."""
+def label(ax, *, data: bool = False, text: str = "", com: float | None = ENERGY_TEV, rlabel: str | None = None,
+          experiment: str = EXPERIMENT) -> None:
+    """Put the 'hepwb Simulation ... (13 TeV)' label on ``ax`` (``data=True`` for collision data; ``experiment``
+    names whoever made the sample, e.g. "CMS" with ``text="Open Data"``)."""
+    with _pyplot_released():  # mplhep calls plt.gca() inside
+        mplhep.label.exp_label(exp=experiment, text=text, data=data, com=com, rlabel=rlabel, ax=ax, loc=0)
+
+
+@contextlib.contextmanager
+def _pyplot_released():
+    """Let go of every figure pyplot gained in the block (mplhep's plt.gca() and plt.sca() register figures):
+    the inline backend would otherwise show them again, in the next output or JupyterLab's Log Console."""
     import matplotlib.pyplot as plt
 
     before = set(plt.get_fignums())
-    mplhep.label.exp_label(exp=EXPERIMENT, text=text, data=data, com=com, rlabel=rlabel, ax=ax, loc=0)
-    for number in set(plt.get_fignums()) - before:  # mplhep calls plt.gca() inside: drop that empty figure
-        plt.close(number)
+    try:
+        yield
+    finally:
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
 
 
 def new_figure(ratio: bool = False, figsize=None, ncols: int = 1):
@@ -101,11 +117,12 @@ def histogram(values, bins: int = 50, range: tuple[float, float] | None = None, 
 
 def plot_hists(hists: dict[str, hist.Hist], *, ax=None, density: bool = False, log: bool = False,
                xlabel: str | None = None, ylabel: str | None = None, histtype: str = "step", data: bool = False,
-               com: float | None = ENERGY_TEV) -> Figure:
+               com: float | None = ENERGY_TEV, experiment: str | None = EXPERIMENT, label_text: str = "") -> Figure:
     """Overlay histograms (label -> Hist) with mplhep on ``ax`` (a new figure if None); returns the figure.
 
     ``data=True`` labels the plot as collision data; ``com`` is the centre-of-mass energy in TeV
-    shown in the label (None to leave it out, e.g. for a file of unknown origin).
+    shown in the label (None to leave it out); ``experiment`` is who made the sample ("hepwb" for the
+    workbench's own, "CMS" for its open data, None for no label on a file of unknown origin).
     """
     if ax is None:
         _, ax = new_figure()
@@ -119,7 +136,8 @@ def plot_hists(hists: dict[str, hist.Hist], *, ax=None, density: bool = False, l
         ax.set_yscale("log")
     if len(hists) > 1 or (hists and next(iter(hists)) != ""):
         ax.legend(loc="upper right")
-    label(ax, data=data, com=com)
+    if experiment is not None:
+        label(ax, data=data, com=com, experiment=experiment, text=label_text)
     return ax.figure
 
 
@@ -169,13 +187,17 @@ def compare(hists: dict[str, hist.Hist], reference: str, *, xlabel: str | None =
     return fig
 
 
-def plot_root_histogram(obj, ax=None, log: bool = False) -> Figure:
-    """Draw a histogram read from a ROOT file (TH1, TH2, TProfile) with mplhep; returns the figure."""
+def plot_root_histogram(obj, ax=None, log: bool = False, experiment: str | None = None) -> Figure:
+    """Draw a histogram read from a ROOT file (TH1, TH2, TProfile) with mplhep; returns the figure.
+
+    ``experiment`` labels it (e.g. "hepwb" for the workbench's own files); None, for a file from
+    elsewhere, draws no experiment label."""
     if ax is None:
         _, ax = new_figure()
     classname = getattr(obj, "classname", "")
     if classname.startswith("TH2"):
-        artists = mplhep.hist2dplot(obj.to_hist(), ax=ax, cbar=False)
+        with _pyplot_released():  # hist2dplot ends with plt.sca(ax)
+            artists = mplhep.hist2dplot(obj.to_hist(), ax=ax, cbar=False)
         ax.figure.colorbar(artists.pcolormesh, ax=ax, label="Entries / bin")
     else:
         mplhep.histplot(obj.to_hist() if not classname.startswith("TProfile") else obj, ax=ax,
@@ -185,7 +207,8 @@ def plot_root_histogram(obj, ax=None, log: bool = False) -> Figure:
     ax.set_xlabel(obj.member("fXaxis").member("fTitle") or obj.name)
     if log:
         ax.set_yscale("log")
-    label(ax)
+    if experiment is not None:
+        label(ax, experiment=experiment)
     return ax.figure
 
 
@@ -221,18 +244,27 @@ def bars_figure(values: dict, *, xlabel: str, log: bool = False) -> Figure:
 
 
 def training_curves(history: dict, title: str = "", keys=("loss", "accuracy")) -> Figure:
-    """``keys`` (loss and accuracy) against epoch, training (solid) and validation (dashed), from a Keras history."""
+    """``keys`` (loss and accuracy) against epoch, training (solid) and validation (dashed), from a Keras history.
+
+    Every epoch is a marker, so that one epoch already shows a point; the epoch axis has integer ticks.
+    """
     fig, axes = new_figure(ncols=len(keys), figsize=(5.5 * len(keys), 4))
+    epochs = max((len(history.get(prefix + key) or []) for key in keys for prefix in ("", "val_")), default=0)
     for ax, key in zip(np.atleast_1d(axes), keys):
         for prefix, style in (("", "-"), ("val_", "--")):
             values = history.get(prefix + key)
             if values:
-                ax.plot(np.arange(1, len(values) + 1), values, style,
+                ax.plot(np.arange(1, len(values) + 1), values, style, marker="o", ms=4 if len(values) < 40 else 0,
                         label=("validation " if prefix else "training ") + key)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if epochs <= 10:  # MaxNLocator falls back to fractions when it finds too few integers
+            ax.set_xticks(range(1, max(epochs, 1) + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.5, max(epochs, 1) + 0.5)
         ax.set_ylabel(key)
-        ax.legend(loc="best", fontsize=10)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", fontsize=10)
     if title:
         fig.suptitle(title, fontsize=13)
     return fig

@@ -8,7 +8,7 @@ import numpy as np
 
 from hepwb import data, plotting
 from hepwb.messages import did_you_mean, listing
-from hepwb.widgets.common import Described, error_line, show
+from hepwb.widgets.common import Described, drawing, error_line, show
 
 
 def is_drawable_histogram(classname: str) -> bool:
@@ -24,6 +24,14 @@ def not_shown_reason(classname: str) -> str:
         return "a 3D histogram or 2D profile: hepwb draws 1D and 2D histograms; draw projections (uproot's to_hist())"
     return ("hepwb draws histograms (TH1, TH2, TProfile) and histograms the columns of TTrees and RNTuples; "
             "read this object with uproot")
+
+
+def matching(names, text: str) -> list[str]:
+    """The names containing ``text`` (any case), those that start with it first: ``Jet_`` lists ``Jet_pt``
+    before ``FatJet_pt`` and ``CorrT1METJet_rawPt``; within each group the file's order."""
+    text = text.strip()
+    found = [name for name in names if text.lower() in name.lower()]
+    return sorted(found, key=lambda name: (not name.startswith(text), not name.lower().startswith(text.lower())))
 
 
 class RootBrowser(Described, w.VBox):
@@ -55,23 +63,23 @@ class RootBrowser(Described, w.VBox):
         self.header = w.HTML()
         # (shown label, name) pairs: the widget's value is the name itself
         self.object_list = w.Dropdown(options=[(f"{name}  [{cls}]", name) for name, cls in self.objects.items()],
-                                      description="object", layout=w.Layout(width="420px"))
+                                      description="object", layout=w.Layout(width="340px"))
         self.filter = w.Text(placeholder="filter branches (e.g. Muon_)", description="filter",
-                             layout=w.Layout(width="420px"))
-        self.branch_list = w.Select(rows=14, description="branch", layout=w.Layout(width="420px"))
+                             continuous_update=False, layout=w.Layout(width="340px"))  # on Enter or leaving the box
+        self.branch_list = w.Select(rows=10, description="branch", layout=w.Layout(width="340px"))
         self.log_scale = w.Checkbox(value=False, description="log y")
-        self.status = w.HTML()
+        self.status = w.HTML(layout=w.Layout(width="340px"))
         self.others = w.HTML("<br>".join(f"not shown: <code>{name}</code> [{why}]"
                                          for name, why in self.not_shown.items()))
-        self.output = w.Output(layout=w.Layout(min_width="520px"))
+        # the picture shrinks to the room beside the list (JupyterLab fits images to their output's width)
+        self.output = w.Output(layout=w.Layout(flex="1 1 0%", min_width="300px", max_width="640px"))
         self.object_list.observe(self._on_object, names="value")
         self.filter.observe(lambda change: self._fill_branches(), names="value")
         self.branch_list.observe(self._on_branch, names="value")
         self.log_scale.observe(lambda change: self._redraw(), names="value")
         controls = w.VBox([self.object_list, self.filter, self.branch_list, self.log_scale, self.status],
-                          layout=w.Layout(flex="0 0 auto", width="440px"))
-        # the plot wraps below the controls when the notebook is narrow, instead of covering them
-        super().__init__([self.header, w.HBox([controls, self.output], layout=w.Layout(flex_flow="row wrap")),
+                          layout=w.Layout(flex="0 0 auto", width="350px"))
+        super().__init__([self.header, w.HBox([controls, self.output], layout=w.Layout(flex_flow="row")),
                           self.others])
         self.add_class("hepwb-root-browser")
         self.path = data.shown_path(self.file.file_path)
@@ -97,12 +105,14 @@ class RootBrowser(Described, w.VBox):
         """Select an object (tree or histogram) or, in the current tree, a branch, by name."""
         if name in self.objects:
             self.object_list.value = name
+            self.refresh_description()
             return
         if self.filter.value and not name.startswith(self.filter.value):
             self.filter.value = ""
         branches = [branch for _, branch in self.branch_list.options]
         if name in branches:
             self.branch_list.value = name
+            self.refresh_description()
             return
         raise data.MissingBranchError(f"{self.path}:{self.current_object}: no branch or object named {name!r}"
                                       f"{did_you_mean(name, [*branches, *self.objects])}; branches: "
@@ -129,12 +139,10 @@ class RootBrowser(Described, w.VBox):
         if self.objects.get(name) not in data.ENTRY_CLASSES:
             return
         tree = self.file[name]
-        names = [b for b in tree.keys() if self.filter.value.lower() in b.lower()]
+        names = matching(tree.keys(), self.filter.value)
         self.branch_list.options = [(f"{b}  {data.branch_type(tree, b)}  ({tree.num_entries})", b) for b in names]
         if not names:
-            self.figure, self.hists = None, {}
-            self.status.value = error_line(f"no branch of {name} matches the filter {self.filter.value!r}")
-            show(self.output, None)
+            self._message(error_line(f"no branch of {name} matches the filter {self.filter.value!r}"))
             return
         numeric = [b for b in names if data.is_numeric(tree, b)]
         self.branch_list.value = (numeric or names)[0]
@@ -157,16 +165,16 @@ class RootBrowser(Described, w.VBox):
         if not data.is_numeric(tree, branch):
             kind = data.branch_type(tree, branch)
             hint = f"; pick one of its fields, {branch}.*" if kind.startswith("collection") else ""
-            self.status.value = error_line(f"{branch} holds {kind}, not numbers: nothing to histogram{hint}")
+            self._message(error_line(f"{branch} holds {kind}, not numbers: nothing to histogram{hint}"))
             return
         try:
             values = data.arrays(tree, [branch], entry_stop=self.max_entries)[branch]
             flat = plotting.to_flat_numpy(values)
         except Exception as error:  # a branch uproot cannot read (e.g. a streamed object)
-            self.status.value = error_line(f"cannot histogram {branch}: {type(error).__name__}")
+            self._message(error_line(f"cannot histogram {branch}: {type(error).__name__}"))
             return
         if len(flat) == 0:
-            self.status.value = f"{branch}: no finite values"
+            self._message(f"{branch}: no finite values in the entries read")
             return
         integer_like = np.all(flat == np.round(flat)) and flat.max() - flat.min() < 100
         lo, hi = (flat.min() - 0.5, flat.max() + 0.5) if integer_like else plotting.auto_range(flat)
@@ -175,23 +183,32 @@ class RootBrowser(Described, w.VBox):
         h = plotting.histogram(flat, bins=max(bins, 1), range=(lo, hi), name=branch,
                                xlabel=f"{branch} [{unit}]" if unit else branch)
         self.hists = {branch: h}
-        fig, ax = plotting.new_figure()
-        hepwb_dataset = self._is_hepwb_dataset()
-        plotting.plot_hists({"": h}, ax=ax, log=self.log_scale.value, data=not hepwb_dataset,
-                            com=plotting.ENERGY_TEV if hepwb_dataset else None)
-        self.figure = fig
         shown = tree.num_entries if self.max_entries is None else min(tree.num_entries, self.max_entries)
         self.status.value = f"{branch}: {len(flat)} values from {shown} of {tree.num_entries} entries"
+        with drawing(self.status):
+            fig, ax = plotting.new_figure(figsize=plotting.WIDGET_FIGSIZE)
+            # the workbench's label only on files it made; a file from elsewhere gets none
+            plotting.plot_hists({"": h}, ax=ax, log=self.log_scale.value,
+                                experiment=plotting.EXPERIMENT if self._is_hepwb_dataset() else None)
+        self.figure = fig
         show(self.output, fig)
 
     def _draw_histogram_object(self, name: str) -> None:
         obj = self.file[name]
-        fig, ax = plotting.new_figure()
-        plotting.plot_root_histogram(obj, ax=ax, log=self.log_scale.value)
+        self.status.value = f"{name}: {self.objects[name]}"
+        with drawing(self.status):
+            fig, ax = plotting.new_figure(figsize=plotting.WIDGET_FIGSIZE)
+            plotting.plot_root_histogram(obj, ax=ax, log=self.log_scale.value,
+                                         experiment=plotting.EXPERIMENT if self._is_hepwb_dataset() else None)
         self.hists = {name: obj.to_hist()}
         self.figure = fig
-        self.status.value = f"{name}: {self.objects[name]}"
         show(self.output, fig)
+
+    def _message(self, text: str) -> None:
+        """Say ``text`` instead of a picture: the previous picture would belong to another choice."""
+        self.figure, self.hists = None, {}
+        self.status.value = text
+        show(self.output, None)
 
     def _unit(self, branch: str) -> str:
         return self._schema.get(branch, {}).get("unit", "")

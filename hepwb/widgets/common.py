@@ -1,17 +1,44 @@
-"""What every widget shares: drawing a figure into its output area, a one-line error, and the one-line
-description a saved notebook shows where no widget can be drawn."""
+"""What every widget shares: drawing into its own output area and nowhere else, a one-line message, and the
+one-line description a saved notebook shows where no widget can be drawn."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
+import warnings
 
 import ipywidgets as w
 from IPython.display import HTML, display
 
 
+@contextlib.contextmanager
+def drawing(status: w.HTML | None = None):
+    """Draw inside the block without anything escaping the widget.
+
+    Some libraries register our figures with pyplot (mplhep's ``hist2dplot`` ends with ``plt.sca``); the
+    inline backend then shows every pyplot figure at the end of the kernel's next request, which for a click
+    is a message with no cell: JupyterLab puts those pictures in its Log Console. Figures pyplot gained here
+    are released at the end (our figure objects stay usable), and warnings (e.g. numpy's divide by zero) are
+    caught and, when ``status`` is given, appended to it as one line instead of going to the Log Console.
+    """
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for number in set(plt.get_fignums()) - before:
+                plt.close(number)
+    if caught and status is not None:
+        first = str(caught[0].message).splitlines()[0][:160]
+        status.value += f"<br><span style='color:#a60'>note: {html.escape(first, quote=False)}</span>"
+
+
 def show(output: w.Output, figure) -> None:
-    """Replace what ``output`` shows by ``figure`` as a PNG picture.
+    """Replace what ``output`` shows by ``figure`` as a PNG picture (nothing for None).
 
     The picture goes into the Output widget's own list of outputs instead of through ``with output:
     display(...)``, which routes by the kernel's current message and can land in JupyterLab's log
@@ -33,8 +60,14 @@ def error_line(message: str) -> str:
 
 
 class Described:
-    """A widget that shows a one-line description, not its repr, where no widget can be drawn
-    (a committed notebook before its kernel runs, GitHub, nbconvert to text)."""
+    """A widget that shows a one-line description, not its repr, where no widget can be drawn (a committed
+    notebook before its kernel runs, GitHub, nbconvert to text).
+
+    The description is written when the widget is displayed; ``refresh_description()`` rewrites it (called
+    from a cell, e.g. when training ends), so a saved notebook states the widget's final state.
+    """
+
+    _display_handle = None
 
     def describe(self) -> str:  # overridden
         return type(self).__name__
@@ -45,8 +78,20 @@ class Described:
             bundle["text/plain"] = f"{self.describe()} (interactive widget: run the notebook to use it)"
         return bundle
 
+    def _ipython_display_(self):
+        self._display_handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+
+    def refresh_description(self) -> None:
+        """Rewrite the saved one-line description to the widget's current state (the live widget is unchanged).
+
+        Only call it from a cell: JupyterLab routes a display update sent while handling a click to its Log
+        Console.
+        """
+        if self._display_handle is not None:
+            self._display_handle.update(self._repr_mimebundle_(), raw=True)
+
     def snapshot(self):
         """The current figure, captioned as a static copy of the widget's state when the notebook ran."""
+        self.refresh_description()
         display(HTML("<i>Static copy below: the widget above as it was when this notebook ran.</i>"))
         return self.figure
-

@@ -11,7 +11,7 @@ import numpy as np
 import uproot
 
 from hepwb import data, plotting
-from hepwb.widgets.common import Described, error_line, show
+from hepwb.widgets.common import Described, drawing, error_line, show
 
 
 class HistogramExplorer(Described, w.VBox):
@@ -46,10 +46,11 @@ class HistogramExplorer(Described, w.VBox):
         self.figure = None
         self.hists: dict = {}
         sample_names = self._sample_names()
-        self.expression = w.Combobox(value=expression or self.branches[0], options=self.branches,
-                                     description="x", ensure_option=False, layout=w.Layout(width="360px"))
-        self.cut = w.Text(value=cut, description="cut", placeholder="e.g. jet_pt > 900",
-                          layout=w.Layout(width="360px"))
+        # text boxes act on Enter or on leaving the box, not at every keystroke of a half-typed cut
+        self.expression = w.Combobox(value=expression or self.branches[0], options=self.branches, description="x",
+                                     ensure_option=False, continuous_update=False, layout=w.Layout(width="410px"))
+        self.cut = w.Text(value=cut, description="cut", placeholder="e.g. jet_pt > 900", continuous_update=False,
+                          layout=w.Layout(width="410px"))
         self.bins = w.IntSlider(value=bins, min=5, max=200, description="bins")
         self.auto_range = w.Checkbox(value=range is None, description="auto range")
         self.low = w.FloatText(value=range[0] if range else 0.0, description="from", layout=w.Layout(width="180px"))
@@ -57,9 +58,10 @@ class HistogramExplorer(Described, w.VBox):
         self.log_scale = w.Checkbox(value=log, description="log y")
         self.density = w.Checkbox(value=density, description="normalise")
         self.samples = w.SelectMultiple(options=sample_names, value=tuple(sample_names), rows=min(6, len(sample_names)),
-                                        description="overlay", layout=w.Layout(width="360px"))
-        self.status = w.HTML()
-        self.output = w.Output(layout=w.Layout(min_width="520px"))
+                                        description="overlay", layout=w.Layout(width="410px"))
+        self.status = w.HTML(layout=w.Layout(width="410px"))
+        # the picture shrinks to the room beside the controls (JupyterLab fits images to their output's width)
+        self.output = w.Output(layout=w.Layout(flex="1 1 0%", min_width="300px", max_width="640px"))
         for control in (self.cut, self.bins, self.auto_range, self.log_scale, self.density, self.samples):
             control.observe(lambda change: self.update(), names="value")
         self.expression.observe(self._on_expression, names="value")
@@ -69,8 +71,8 @@ class HistogramExplorer(Described, w.VBox):
         self.range_pinned = False
         controls = w.VBox([self.expression, self.cut, self.bins, self.auto_range, w.HBox([self.low, self.high]),
                            w.HBox([self.log_scale, self.density]), self.samples, self.status],
-                          layout=w.Layout(flex="0 0 auto", width="380px"))
-        super().__init__([w.HBox([controls, self.output], layout=w.Layout(flex_flow="row wrap"))])
+                          layout=w.Layout(flex="0 0 auto", width="420px"))
+        super().__init__([w.HBox([controls, self.output], layout=w.Layout(flex_flow="row"))])
         self.add_class("hepwb-histogram-explorer")
         self._updating = False
         self.update()
@@ -129,6 +131,7 @@ class HistogramExplorer(Described, w.VBox):
                 else:  # a new expression takes its own range unless one is pinned (_on_expression)
                     getattr(self, key).value = value
         self.update()
+        self.refresh_description()
 
     def values(self) -> dict[str, np.ndarray]:
         """The flattened values per selected sample for the current expression and cut."""
@@ -163,12 +166,19 @@ class HistogramExplorer(Described, w.VBox):
         if getattr(self, "_updating", False):
             return
         try:
-            per_sample = self.values()
+            with drawing():  # numpy's warnings about an expression go nowhere but this line
+                per_sample = self.values()
         except Exception as error:  # a typo in an expression or cut must not kill the widget
-            self.status.value = error_line(self._explain(error)) + (
-                f"<br>branches: {', '.join(self.branches[:40])}{' ...' if len(self.branches) > 40 else ''}")
+            self._message(error_line(self._explain(error)) + (
+                f"<br>branches: {', '.join(self.branches[:40])}{' ...' if len(self.branches) > 40 else ''}"))
             return
         everything = np.concatenate(list(per_sample.values())) if per_sample else np.zeros(0)
+        if len(everything) == 0:
+            chosen = "no sample is chosen in 'overlay'" if not per_sample else (
+                f"the cut {self.cut.value.strip()!r} selects no entries" if self.cut.value.strip()
+                else f"{self.expression.value} has no finite values")
+            self._message(error_line(f"nothing to draw: {chosen}"))
+            return
         if self.auto_range.value:
             lo, hi = plotting.auto_range(everything)
             with self._quietly():  # show the automatic range in the boxes without pinning it
@@ -176,17 +186,25 @@ class HistogramExplorer(Described, w.VBox):
         else:
             lo, hi = self.low.value, self.high.value
             if not hi > lo:
-                self.status.value = error_line(f"range: 'to' ({hi}) must exceed 'from' ({lo})")
+                self._message(error_line(f"range: 'to' ({hi}) must exceed 'from' ({lo})"))
                 return
         label = self.expression.value
         unit = self._schema.get(label, {}).get("unit", "")
         label = f"{label} [{unit}]" if unit else label
         self.hists = {name: plotting.histogram(v, bins=self.bins.value, range=(lo, hi), name="x", xlabel=label)
                       for name, v in per_sample.items()}
-        fig, ax = plotting.new_figure()
-        plotting.plot_hists(self.hists, ax=ax, density=self.density.value, log=self.log_scale.value, xlabel=label)
-        self.figure = fig
         counts = ", ".join(f"{k}: {len(v)}" for k, v in per_sample.items())
         self.status.value = f"entries: {counts}; x from {lo:.4g} to {hi:.4g}"
+        with drawing(self.status):
+            fig, ax = plotting.new_figure(figsize=plotting.WIDGET_FIGSIZE)
+            plotting.plot_hists(self.hists, ax=ax, density=self.density.value, log=self.log_scale.value,
+                                xlabel=label, experiment=plotting.EXPERIMENT if self._schema else None)
+        self.figure = fig
         show(self.output, fig)
+
+    def _message(self, text: str) -> None:
+        """Say ``text`` instead of a picture: the previous picture would belong to other settings."""
+        self.figure, self.hists = None, {}
+        self.status.value = text
+        show(self.output, None)
 

@@ -6,7 +6,7 @@ import ipywidgets as w
 import numpy as np
 
 from hepwb import metrics, plotting
-from hepwb.widgets.common import Described, show
+from hepwb.widgets.common import Described, drawing, show
 
 
 class TrainingMonitor(Described, w.VBox):
@@ -36,6 +36,9 @@ class TrainingMonitor(Described, w.VBox):
             def on_epoch_end(self, epoch, logs=None):
                 monitor.update(epoch, logs or {})
 
+            def on_train_end(self, logs=None):
+                monitor.refresh_description()  # the saved notebook's text: the epochs trained, not 0
+
         return _Callback()
 
     def update(self, epoch: int, logs: dict) -> None:
@@ -45,12 +48,16 @@ class TrainingMonitor(Described, w.VBox):
         self.header.value = f"<b>{self.title}</b> &mdash; epoch {epoch + 1}: {line}"
         if (epoch + 1) % self.print_every == 0:
             print(f"{self.title} epoch {epoch + 1:3d}: {line}", flush=True)
-        self.figure = self.plot()
+        with drawing():
+            self.figure = self.plot()
         show(self.output, self.figure)
 
     def describe(self) -> str:
         epochs = len(next(iter(self.history.values()), []))
-        return f"training monitor of {self.title}: {epochs} epochs"
+        if not epochs:
+            return f"training monitor of {self.title}: waiting for the first epoch"
+        last = ", ".join(f"{key} {values[-1]:.4f}" for key, values in self.history.items())
+        return f"training monitor of {self.title}: {epochs} epoch{'s' if epochs > 1 else ''}, last: {last}"
 
     def plot(self):
         """Loss and accuracy against epoch, training and validation."""
