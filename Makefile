@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.hepwb-installed
 PRESET ?= school
 
-.PHONY: setup run test test-fast test-stack lab benchmark binder-check colab-check resolve-check lint clean
+.PHONY: setup run test test-fast test-stack lab notebooks benchmark binder-check colab-check resolve-check lint clean
 
 setup: $(STAMP)
 
@@ -44,8 +44,14 @@ test-fast: setup
 test-stack: setup
 	$(BIN)/python -m pytest -m "not browser" tests
 
+# the environment's bin/ first on the PATH: `hepwb ...` works in JupyterLab's terminals
 lab: setup
-	$(BIN)/jupyter lab notebooks
+	PATH="$(CURDIR)/$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)" $(BIN)/jupyter lab notebooks
+
+# the committed notebooks' outputs: every notebook re-executed in order at the school preset, saved as
+# JupyterLab saves them (NOTEBOOKS="01_jet_tagging 04_trigger_fpga" for some)
+notebooks: setup
+	$(BIN)/python -m hepwb.run.committed $(NOTEBOOKS)
 
 benchmark: setup
 	$(BIN)/python benchmarks/generation.py

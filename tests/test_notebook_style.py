@@ -105,3 +105,27 @@ def test_every_notebook_has_the_same_colab_cell_after_its_parameters_and_it_does
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     exec(compile(cells[0], "colab cell", "exec"), {})  # not on Colab: no clone, no install, no chdir
     assert list(tmp_path.iterdir()) == [] and os.getcwd() == str(tmp_path)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_committed_notebook_is_saved_as_jupyterlab_saves_it(path):
+    """Opening and closing it untouched in JupyterLab must not ask "Save changes?" (``make notebooks`` saves so)."""
+    from hepwb.run import committed
+
+    text = path.read_text()
+    assert json.loads(text)["metadata"]["kernelspec"] == committed.KERNELSPEC, f"{path.name}: kernelspec"
+    assert text == committed.jupyterlab_text(json.loads(text)), (
+        f"{path.name} is not saved as JupyterLab saves it (integral floats such as 100.0?): run make notebooks")
+
+
+STAND_INS = {"a widget described at its first state": re.compile(r": 0 epochs|waiting for the first epoch|\b0%\|")}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_widget_stand_ins_state_where_the_run_ended(path):
+    """The text a committed notebook shows for a widget before its kernel runs: its final state."""
+    widget = "application/vnd.jupyter.widget-view+json"
+    stale = [f"cell {i}: {output['data']['text/plain']!r}" for i, cell in _cells(path)
+             for output in cell.get("outputs", []) if widget in output.get("data", {})
+             for pattern in STAND_INS.values() if pattern.search("".join(output["data"]["text/plain"]))]
+    assert not stale, f"{path.name}: " + "; ".join(stale)
