@@ -1,7 +1,7 @@
 """Every notebook runs headless with the smoke preset and writes finite metrics.
 
 The committed notebooks are also re-executed by nbval (``--nbval-lax`` in pytest's options),
-which compares the outputs of cells marked ``# NBVAL_CHECK_OUTPUT``.
+which compares the outputs of cells tagged ``nbval-check-output``.
 """
 
 from __future__ import annotations

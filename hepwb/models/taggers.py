@@ -188,6 +188,22 @@ def train_and_score(name: str, train_sample, val_sample, test_sample, *, model=N
     return model, history, scores(name, model, test_sample, scaler)
 
 
+#: epochs below which the graph network's and the transformer's scores say little (they keep improving for tens)
+FEW_EPOCHS = 5
+
+
+def trained_line(name: str, history: dict) -> str:
+    """One line after a tagger trained: its time, its epochs, and a warning where they were too few to judge it."""
+    epochs = len(history.get("loss", []))
+    line = f"{name}: trained in {history['seconds']:.0f} s"
+    if epochs:
+        line += f", {epochs} epoch{'s' * (epochs != 1)}"
+    if name in ("particlenet", "part") and 0 < epochs < FEW_EPOCHS:
+        line += (" (few: the graph network and the transformer keep improving for tens of epochs, so their scores "
+                 "below say little yet; raise epochs_graph_and_transformer)")
+    return line
+
+
 def scores(name: str, model, sample, scaler=None) -> np.ndarray:
     """Class scores (n, n_classes) of tagger ``name`` for a JetSample (batches of 512 keep memory low)."""
     if name == "bdt":

@@ -212,10 +212,29 @@ def plot_root_histogram(obj, ax=None, log: bool = False, experiment: str | None 
     return ax.figure
 
 
-def scatter_figure(x, y, *, xlabel: str, ylabel: str, log: bool = False, diagonal: bool = True) -> Figure:
-    """y against x as points (e.g. firmware against Keras scores), with the diagonal y = x for reference."""
+def readable_log_axis(axis) -> None:
+    """Label a log axis at 1, 2, 5 x 10^k as plain numbers, without the minor labels that overlap on a short
+    range (``axis``: ``ax.xaxis`` or ``ax.yaxis``, already log-scaled)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def scatter_figure(x, y, *, xlabel: str, ylabel: str, log: bool = False, diagonal: bool = True,
+                   names=None) -> Figure:
+    """y against x as points (e.g. firmware against Keras scores), with the diagonal y = x for reference.
+
+    ``names`` labels each point (a few points, e.g. one per test set: drawn large, each with its name)."""
     fig, ax = new_figure()
-    ax.scatter(x, y, s=2, alpha=0.3)
+    if names is None:
+        ax.scatter(x, y, s=2, alpha=0.3)
+    else:
+        for i, (xi, yi, name) in enumerate(zip(x, y, names)):
+            ax.plot(xi, yi, "os^Dv*"[i % 6], color=f"C{i}", markersize=10, linestyle="none", label=name)
+        ax.legend(loc="best", fontsize=10)
+        ax.margins(0.15)
     if diagonal:
         lo, hi = min(np.min(x), np.min(y)), max(np.max(x), np.max(y))
         ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--", label="y = x")

@@ -4,6 +4,8 @@ their checkpoints, and the pulls of the tails.
 
 from __future__ import annotations
 
+import functools
+
 import hist
 import hist.intervals
 import matplotlib
@@ -33,12 +35,18 @@ def comparison_grid(real: np.ndarray, generated, names, *, units=None, ncols: in
         for j, name in enumerate(names):
             cell = outer[j // ncols, j % ncols].subgridspec(2, 1, height_ratios=(3, 1), hspace=0.05)
             main, sub = fig.add_subplot(cell[0]), fig.add_subplot(cell[1])
-            low, high = auto_range(real[:, j])
             integer = np.all(np.mod(real[:, j], 1) == 0)
+            # a quantity most events lack (the 3rd jet's pT is 0 without a 3rd jet): its values where present
+            present_fraction = np.mean(real[:, j] != 0)
+            only_present = not integer and present_fraction < 0.7
+            column = functools.partial(_column, j=j, only_present=only_present)
+            low, high = auto_range(column(real))
             edges = np.arange(np.floor(low) - 0.5, np.ceil(high) + 1.0) if integer and high - low < 60 else \
                 np.linspace(low, high, bins + 1)
-            samples = {labels[0]: (real[:, j], "k"), **{label_: (table[:, j], f"C{k + 1}")
-                                                         for k, (label_, table) in enumerate(generated.items())}}
+            samples = {labels[0]: (column(real), "k"), **{label_: (column(table), f"C{k + 1}")
+                                                           for k, (label_, table) in enumerate(generated.items())}}
+            if only_present:
+                main.set_title(f"where present ({present_fraction:.0%} of real events)", fontsize=9)
             densities = {}
             for label_, (values, colour) in samples.items():
                 h = hist.Hist(hist.axis.Variable(edges)).fill(values)
@@ -66,6 +74,10 @@ def comparison_grid(real: np.ndarray, generated, names, *, units=None, ncols: in
             if j == 0:
                 main.legend(fontsize=9)
     return fig
+
+
+def _column(table: np.ndarray, *, j: int, only_present: bool) -> np.ndarray:
+    return table[table[:, j] != 0, j] if only_present else table[:, j]
 
 
 def correlation_difference(real: np.ndarray, generated: np.ndarray, names) -> Figure:

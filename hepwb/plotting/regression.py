@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from hepwb.plotting.core import LINE_STYLES, STYLE, label, new_figure
+from hepwb.plotting.core import LINE_STYLES, STYLE, label, new_figure, readable_log_axis
 
 
 def scale_resolution_figure(tables: dict, *, xlabel: str = r"true jet $p_T$ [GeV]", log_x: bool = True) -> Figure:
@@ -29,6 +29,7 @@ def scale_resolution_figure(tables: dict, *, xlabel: str = r"true jet $p_T$ [GeV
     sub.set_ylim(bottom=0)
     if log_x:
         sub.set_xscale("log")
+        readable_log_axis(sub.xaxis)
     label(main)
     return fig
 
@@ -90,6 +91,7 @@ def rate_figure(curves: dict, *, efficiency: float = 0.95) -> Figure:
         ax.errorbar(curve["offline_pt"], curve["rate"], yerr=curve["rate_error"], color=f"C{i}", marker="os^Dv"[i % 5],
                     markersize=5, linestyle=LINE_STYLES[i % len(LINE_STYLES)], label=name)
     ax.set_yscale("log")
+    readable_log_axis(ax.yaxis)
     ax.set_xlabel(f"offline jet $p_T$ at {efficiency:.0%} efficiency [GeV]")
     ax.set_ylabel("rate (fraction of QCD jets passing)")
     ax.legend(fontsize=11)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from hepwb.plotting.core import LINE_STYLES, new_figure
+from hepwb.plotting.core import LINE_STYLES, new_figure, readable_log_axis
 
 
 def decorrelation_figure(points: dict[str, tuple[float, float]], curve: list[str] = (), *,
@@ -17,12 +17,16 @@ def decorrelation_figure(points: dict[str, tuple[float, float]], curve: list[str
     fig, ax = new_figure()
     if curve:
         ax.plot([points[n][0] for n in curve], [points[n][1] for n in curve], "o-", color="C0", label="DisCo")
-        for name in curve:
-            ax.annotate(name, points[name], textcoords="offset points", xytext=(6, 4), fontsize=10)
+        for k, name in enumerate(curve):  # labels alternate above and below the line, so that close points stay apart
+            ax.annotate(name.replace("DisCo ", "λ = "), points[name], textcoords="offset points", fontsize=10,
+                        xytext=(6, 6) if k % 2 == 0 else (6, -14))
     for i, (name, (inverse_jsd, rejection)) in enumerate((n, p) for n, p in points.items() if n not in curve):
         ax.plot(inverse_jsd, rejection, "s*D^v"[i % 5], color=f"C{i + 1}", markersize=11, linestyle="none", label=name)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    readable_log_axis(ax.xaxis)
+    readable_log_axis(ax.yaxis)
+    ax.margins(0.12)
     ax.set_xlabel("1 / JSD (background mass, passing vs failing)")
     ax.set_ylabel(f"background rejection at {signal_efficiency:.0%} signal efficiency")
     ax.legend(fontsize=11, loc="lower left")

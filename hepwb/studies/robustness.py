@@ -45,6 +45,16 @@ def jet_mass(sample: JetSample) -> np.ndarray:
     return sample.features[:, list(sample.feature_names).index("mass_mmdt")]
 
 
+def auc_note(auc: float) -> str:
+    """What a W-versus-QCD test AUC says beyond its number: nothing above 0.6; below, that the DisCo term won."""
+    if auc < 0.5:
+        return ("  (below 0.5: the distance-correlation term outweighs the classification, and the score ranks QCD "
+                "above W; lower the DisCo weight)")
+    if auc < 0.6:
+        return "  (near 0.5: the distance-correlation term leaves the score almost no tagging power)"
+    return ""
+
+
 def train_binary(train, val, *, drop=(), disco_weight: float = 0.0, epochs: int = 30, batch_size: int = 1024,
                  patience: int = 5, seed: int = 1):
     """Train the binary Dense tagger on the high-level features minus ``drop``, with the DisCo term
