@@ -1,9 +1,14 @@
-"""The widgets in a real browser: JupyterLab on 127.0.0.1, driven by Playwright in headless Chromium.
+"""The widgets in a real browser: JupyterLab on 127.0.0.1, driven by Playwright in headless Chromium, at a
+laptop's window size.
 
-Skips where Debian's Chromium (/usr/bin/chromium) is absent. Runs a copy of 00_root_data (so
-JupyterLab's autosave cannot touch the committed notebook), checks that the ROOT browser and the
-histogram explorer render and react: another branch, a filter that matches nothing, the cut that the
-notebook suggests (spelt as in ROOT) and a change of x; saves screenshots in pytest's temporary folder.
+Skips where Debian's Chromium (/usr/bin/chromium) is absent. Runs a copy of 00_root_data (so JupyterLab's
+autosave cannot touch the committed notebook) and checks what a student meets: the ROOT browser's picture
+beside its list and changing with a click (another branch, a TH2F of ROOT's own histograms), a filter that
+matches nothing clearing the picture, a cut typed key by key that shows no error before it is complete, a cut
+that selects nothing saying so, a change of x; and JupyterLab's Log Console empty at the end (whatever a
+widget's callback prints or displays outside its output area lands there). Also: committed notebooks open
+and close without "Save changes?", and a training monitor after one epoch shows a point. Screenshots go to
+pytest's temporary folder.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ def jupyterlab(tmp_path):
     pytest.importorskip("playwright")
     work = tmp_path / "lab"
     work.mkdir()
-    shutil.copy(batch.NOTEBOOK_DIR / "00_root_data.ipynb", work)
+    for name in ("00_root_data", "02_gan_fastsim", "03_anomaly_detection"):
+        shutil.copy(batch.NOTEBOOK_DIR / f"{name}.ipynb", work)
+    (work / "one_epoch.ipynb").write_text(_one_epoch_notebook())
     port, token = _free_port(), "hepwb-test"
     env_dirs = {name: str(tmp_path / name) for name in ("config", "runtime")}
     # render every cell (JupyterLab 4 otherwise drops cells outside the viewport) and ask about no news
@@ -67,9 +74,48 @@ def jupyterlab(tmp_path):
     else:
         process.terminate()
         pytest.fail(f"JupyterLab did not start; log: {(tmp_path / 'jupyterlab.log').read_text()[-2000:]}")
-    yield f"{url}/lab/tree/00_root_data.ipynb?token={token}"
+    yield lambda name: f"{url}/lab/tree/{name}.ipynb?token={token}"
     process.terminate()
     process.wait(timeout=30)
+
+
+def _one_epoch_notebook() -> str:
+    """A notebook whose training monitor receives one epoch, as Keras sends it."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "from hepwb import plotting, widgets\nplotting.set_style()\nmonitor = widgets.TrainingMonitor('one epoch')\n"
+        "display(monitor)\ncallback = monitor.callback()\n"
+        "callback.on_epoch_end(0, {'loss': 1.2, 'accuracy': 0.31, 'val_loss': 1.3, 'val_accuracy': 0.29})")]
+    notebook.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    return nbformat.writes(notebook)
+
+
+def _launch(playwright):
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                      args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                            "--disable-component-update", "--no-first-run"])
+
+
+def _open(page, url):
+    """Open a notebook and accept the kernel JupyterLab proposes (a dialog on first open)."""
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    try:
+        page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15_000)
+    except Exception:
+        pass
+
+
+def _run_all(page):
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+
+
+def _log_console_entries(page) -> list[str]:
+    """The messages in JupyterLab's Log Console (opened by the caller) at its default level."""
+    return [text for text in page.locator(".jp-LogConsolePanel .jp-OutputArea-child").all_inner_texts()]
 
 
 def _expected_root_browser_picture(branch: str) -> str:
@@ -121,12 +167,10 @@ def test_widgets_render_and_react_in_jupyterlab(jupyterlab, tmp_path):
     screenshots = tmp_path / "screenshots"  # pytest keeps the last three runs' folders to look at
     screenshots.mkdir()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                          "--disable-component-update", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1366, "height": 800})  # a laptop
         try:
-            _drive(page, jupyterlab, screenshots)
+            _drive(page, jupyterlab("00_root_data"), screenshots)
         except Exception:
             page.screenshot(path=str(screenshots / "failure.png"))
             raise
@@ -135,21 +179,24 @@ def test_widgets_render_and_react_in_jupyterlab(jupyterlab, tmp_path):
 
 
 def _drive(page, url, screenshots):
-    """Open the notebook, run all cells, check the widgets render and react."""
-    page.goto(url)
-    page.wait_for_selector(".jp-Notebook", timeout=120_000)
-    # the kernel-selection dialog appears on first open: accept the proposed kernel
-    try:
-        page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15_000)
-    except Exception:
-        pass
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_text("Run All Cells", exact=True).click()
+    """Open the notebook, run all cells, check the widgets render and react, and that nothing escapes them."""
+    _open(page, url)
+    page.get_by_role("menuitem", name="View", exact=True).click()
+    page.get_by_text("Show Log Console", exact=True).click()
+    page.wait_for_selector(".jp-LogConsolePanel", timeout=30_000)
+    # its default level (warning) shows what has no cell to go to; "debug" would list every cell's output too
+    _run_all(page)
 
     page.wait_for_selector(".hepwb-root-browser img", timeout=RENDER_TIMEOUT_MS)
     page.wait_for_selector(".hepwb-histogram-explorer img", timeout=RENDER_TIMEOUT_MS)
     page.locator(".hepwb-root-browser").first.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "root-browser.png"))
+
+    # the picture sits beside the branch list, not under it, on a laptop's screen
+    first = page.locator(".hepwb-root-browser").first
+    listing, picture = (first.locator(selector).first.bounding_box() for selector in (".widget-select select", "img"))
+    assert picture["x"] >= listing["x"] + listing["width"] and picture["y"] < listing["y"] + listing["height"], (
+        f"the browser's picture {picture} is not beside its list {listing}")
 
     # choose another branch: the histogram changes
     before = _image_source(page, "hepwb-root-browser")
@@ -167,6 +214,7 @@ def _drive(page, url, screenshots):
     # a filter that matches no branch: the browser says so and shows no picture
     browser = page.locator(".hepwb-root-browser").first
     browser.locator("input[placeholder='filter branches (e.g. Muon_)']").fill("zzz")
+    browser.locator("input[placeholder='filter branches (e.g. Muon_)']").press("Enter")
     browser.get_by_text("no branch of events matches the filter 'zzz'").wait_for(timeout=60_000)
     page.wait_for_function("() => document.querySelectorAll('.hepwb-root-browser')[0]"
                            ".querySelectorAll('img').length == 0",
@@ -178,7 +226,12 @@ def _drive(page, url, screenshots):
     explorer.scroll_into_view_if_needed()
     before = _image_source(page, "hepwb-histogram-explorer")
     cut = explorer.locator("input[placeholder='e.g. jet_pt > 900']")
-    cut.fill("mass_mmdt > 60 && mass_mmdt < 100")
+    cut.click()
+    cut.press_sequentially("mass_mmdt > 60 && mass_mmdt <", delay=40)  # as a student types it, key by key
+    page.wait_for_timeout(3000)
+    assert "cannot read" not in explorer.inner_text(), "an error is shown while a valid cut is still being typed"
+    assert _image_source(page, "hepwb-histogram-explorer") == before, "the picture changed before the cut was complete"
+    cut.press_sequentially(" 100", delay=40)
     cut.press("Enter")
     before = _wait_for_new_image(page, "hepwb-histogram-explorer", before)
     assert "x from 0 to 250" in explorer.inner_text() and "cannot read" not in explorer.inner_text()
@@ -194,9 +247,81 @@ def _drive(page, url, screenshots):
     assert upper < 20, status
     page.screenshot(path=str(screenshots / "histogram-explorer-d2.png"))
 
+    # a cut that selects nothing: a message, no empty axes
+    cut.fill("d2_b1_mmdt > 1000")
+    cut.press("Enter")
+    explorer.get_by_text("nothing to draw: the cut 'd2_b1_mmdt > 1000' selects no entries").wait_for(timeout=60_000)
+    assert explorer.locator("img").count() == 0
+
     # the RNTuple of section 7 in the second browser: its header names it, a field's histogram is drawn
-    rntuple = page.locator(".hepwb-root-browser").nth(1)
+    rntuple = page.locator(".hepwb-root-browser").nth(2)
     rntuple.scroll_into_view_if_needed()
     rntuple.locator("img").first.wait_for(timeout=RENDER_TIMEOUT_MS)
     assert "RNTuple jets: 2500 entries" in rntuple.inner_text()
     page.screenshot(path=str(screenshots / "rntuple-browser.png"))
+
+    # ROOT's own histograms: the TH2F and back to the TH1F, each drawn in the browser and nowhere else
+    histograms = page.locator(".hepwb-root-browser").nth(1)
+    histograms.scroll_into_view_if_needed()
+    objects = histograms.locator("select").first
+    for name in ("hpx", "hpxpy", "hprof", "hpxpy"):
+        before = histograms.locator("img").first.get_attribute("src")
+        objects.select_option(label=next(o for o in objects.locator("option").all_inner_texts() if o.startswith(name)))
+        page.wait_for_function("([element, old]) => { const img = element.querySelector('img');"
+                               " return img && img.getAttribute('src') != old; }",
+                               arg=[histograms.element_handle(), before], timeout=60_000)
+        assert f"{name}: T" in histograms.inner_text()
+    page.screenshot(path=str(screenshots / "histogram-file-browser.png"))
+
+    page.wait_for_timeout(3000)  # anything a callback sent has arrived
+    entries = _log_console_entries(page)
+    assert not entries, f"{len(entries)} outputs escaped into the Log Console: {[e[:120] for e in entries]}"
+
+
+def test_committed_notebooks_open_and_close_without_asking_to_save(jupyterlab, tmp_path):
+    """JupyterLab marks a notebook changed when its kernel's name differs from the saved one, among others."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            for name in ("00_root_data", "02_gan_fastsim", "03_anomaly_detection"):
+                page = browser.new_page(viewport={"width": 1366, "height": 800})
+                _open(page, jupyterlab(name) + "&reset")  # a fresh workspace: this notebook's tab alone
+                page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)  # the kernel is up
+                page.wait_for_timeout(3000)
+                dirty = page.locator(".lm-TabBar-tab.jp-mod-dirty").count()
+                page.screenshot(path=str(tmp_path / f"opened-{name}.png"))
+                page.close()
+                assert dirty == 0, f"{name}: JupyterLab marks the committed notebook changed on opening"
+        finally:
+            browser.close()
+
+
+def test_a_training_monitor_after_one_epoch_shows_a_point(jupyterlab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = _launch(p)
+        page = browser.new_page(viewport={"width": 1366, "height": 800})
+        try:
+            _open(page, jupyterlab("one_epoch"))
+            _run_all(page)
+            page.wait_for_selector(".hepwb-training-monitor img", timeout=RENDER_TIMEOUT_MS)
+            monitor = page.locator(".hepwb-training-monitor").first
+            assert "epoch 1: loss 1.2000" in monitor.inner_text()
+            page.screenshot(path=str(tmp_path / "one-epoch.png"))
+            source = monitor.locator("img").first.get_attribute("src")
+        finally:
+            browser.close()
+    assert _differing_pixels(source, _one_epoch_picture()) < 1e-3, "the monitor does not show the one-epoch curves"
+
+
+def _one_epoch_picture() -> str:
+    """The PNG (base64) of the one-epoch curves, drawn here by the same code."""
+    from hepwb import plotting, widgets
+
+    plotting.set_style()
+    monitor = widgets.TrainingMonitor("one epoch")
+    monitor.update(0, {"loss": 1.2, "accuracy": 0.31, "val_loss": 1.3, "val_accuracy": 0.29})
+    return monitor.output.outputs[0]["data"]["image/png"]

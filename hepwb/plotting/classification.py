@@ -10,6 +10,7 @@ import matplotlib
 import mplhep
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from hepwb.constants import LARGE_JET_RADIUS
 from hepwb.plotting.core import LINE_STYLES, STYLE, auto_range, histogram, new_figure, plot_hists
@@ -136,6 +137,11 @@ def bit_scan_figure(bits, accuracy, mean_auc, float_accuracy: float, float_auc: 
                                         (auc_ax, mean_auc, float_auc, "mean AUC")):
         ax.plot(bits, values, "o-", label=label)
         ax.axhline(reference, color="black", ls="--", label="float")
+        low, high = min(min(values), reference), max(max(values), reference)
+        ax.set_ylim(low - 0.08 * (high - low), high + 0.25 * (high - low))  # room for the float line and the legend
+        ax.set_xscale("log", base=2)  # the bit widths double: 2, 4, 8, 16
+        ax.set_xticks(sorted(bits), [str(b) for b in sorted(bits)])
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel("bits of weights and activations")
         ax.set_ylabel(name)
         ax.legend(fontsize=10)
