@@ -125,6 +125,10 @@ def test_one_epoch_draws_a_visible_point_on_integer_ticks():
     for ax in figure.axes:
         assert list(ax.get_xticks()) == [1] and ax.get_xlim()[0] < 1 < ax.get_xlim()[1]
         assert ax.lines and all(line.get_marker() == "o" and line.get_markersize() > 0 for line in ax.lines)
+        low, high = ax.get_ylim()
+        values = [y for line in ax.lines for y in line.get_ydata()]
+        margin = 0.05 * (high - low)
+        assert low + margin < min(values) and max(values) < high - margin, "a point sits on the frame"
 
 
 def test_explorer_on_real_cms_data():

@@ -273,8 +273,9 @@ def training_curves(history: dict, title: str = "", keys=("loss", "accuracy")) -
         for prefix, style in (("", "-"), ("val_", "--")):
             values = history.get(prefix + key)
             if values:
-                ax.plot(np.arange(1, len(values) + 1), values, style, marker="o", ms=4 if len(values) < 40 else 0,
+                ax.plot(np.arange(1, len(values) + 1), values, style, marker="o", ms=5 if len(values) < 40 else 0,
                         label=("validation " if prefix else "training ") + key)
+        ax.margins(y=0.15)  # the house style has none: the first and last points would sit on the frame
         ax.set_xlabel("epoch")
         if epochs <= 10:  # MaxNLocator falls back to fractions when it finds too few integers
             ax.set_xticks(range(1, max(epochs, 1) + 1))
