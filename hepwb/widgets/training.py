@@ -13,8 +13,9 @@ class TrainingMonitor(Described, w.VBox):
     """Live loss and accuracy curves while a Keras model trains.
 
     Use ``monitor.callback()`` in ``model.fit(callbacks=[...])`` (or ``hepwb.models.training.train``).
-    In JupyterLab the curves update every epoch; under papermill, where nobody watches, it prints
-    one compact line per epoch instead of redrawing.
+    The curves are redrawn every epoch, and every ``print_every`` epochs one compact line is printed, which a
+    saved notebook and papermill's log keep; when training ends, the saved one-line description states the
+    epochs trained and the last values.
     """
 
     def __init__(self, title: str = "training", *, print_every: int = 1):
