@@ -52,14 +52,15 @@ def label(ax, *, data: bool = False, text: str = "", com: float | None = ENERGY_
           experiment: str = EXPERIMENT) -> None:
     """Put the 'hepwb Simulation ... (13 TeV)' label on ``ax`` (``data=True`` for collision data; ``experiment``
     names whoever made the sample, e.g. "CMS" with ``text="Open Data"``)."""
-    with _pyplot_released():  # mplhep calls plt.gca() inside
+    with pyplot_released():  # mplhep calls plt.gca() inside
         mplhep.label.exp_label(exp=experiment, text=text, data=data, com=com, rlabel=rlabel, ax=ax, loc=0)
 
 
 @contextlib.contextmanager
-def _pyplot_released():
+def pyplot_released():
     """Let go of every figure pyplot gained in the block (mplhep's plt.gca() and plt.sca() register figures):
-    the inline backend would otherwise show them again, in the next output or JupyterLab's Log Console."""
+    the inline backend would otherwise show them again, in the next output or JupyterLab's Log Console.
+    Our figure objects stay usable."""
     import matplotlib.pyplot as plt
 
     before = set(plt.get_fignums())
@@ -196,7 +197,7 @@ def plot_root_histogram(obj, ax=None, log: bool = False, experiment: str | None 
         _, ax = new_figure()
     classname = getattr(obj, "classname", "")
     if classname.startswith("TH2"):
-        with _pyplot_released():  # hist2dplot ends with plt.sca(ax)
+        with pyplot_released():  # hist2dplot ends with plt.sca(ax)
             artists = mplhep.hist2dplot(obj.to_hist(), ax=ax, cbar=False)
         ax.figure.colorbar(artists.pcolormesh, ax=ax, label="Entries / bin")
     else:

@@ -36,10 +36,6 @@ def jupyterlab_text(notebook: dict) -> str:
     return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def save_like_jupyterlab(path: Path) -> None:
-    path.write_text(jupyterlab_text(json.loads(path.read_text())))
-
-
 def execute_in_place(path: Path, timeout_s: int = 1800) -> None:
     """Run every cell of ``path`` in a fresh kernel in its own folder and save it with its outputs."""
     import nbformat
@@ -48,8 +44,7 @@ def execute_in_place(path: Path, timeout_s: int = 1800) -> None:
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=timeout_s, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    nbformat.write(notebook, path)
-    save_like_jupyterlab(path)
+    path.write_text(jupyterlab_text(json.loads(nbformat.writes(notebook))))
 
 
 def main(names: list[str] | None = None) -> None:

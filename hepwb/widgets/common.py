@@ -11,27 +11,23 @@ import warnings
 import ipywidgets as w
 from IPython.display import HTML, display
 
+from hepwb import plotting
+
 
 @contextlib.contextmanager
 def drawing(status: w.HTML | None = None):
     """Draw inside the block without anything escaping the widget.
 
-    Some libraries register our figures with pyplot (mplhep's ``hist2dplot`` ends with ``plt.sca``); the
-    inline backend then shows every pyplot figure at the end of the kernel's next request, which for a click
-    is a message with no cell: JupyterLab puts those pictures in its Log Console. Figures pyplot gained here
-    are released at the end (our figure objects stay usable), and warnings (e.g. numpy's divide by zero) are
-    caught and, when ``status`` is given, appended to it as one line instead of going to the Log Console.
+    A figure pyplot gained here (a library's ``plt.gca()``) would be shown by the inline backend at the end of
+    the kernel's next request, which for a click is a message with no cell: JupyterLab puts it in its Log
+    Console. ``plotting.pyplot_released`` lets go of such figures (the drawing functions already use it where
+    mplhep registers them; here it also covers whatever else a widget calls). Warnings (e.g. numpy's divide
+    by zero) are caught and, when ``status`` is given, appended to it as one line instead of going to the Log
+    Console; without ``status`` they are dropped.
     """
-    import matplotlib.pyplot as plt
-
-    before = set(plt.get_fignums())
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, plotting.pyplot_released():
         warnings.simplefilter("always")
-        try:
-            yield
-        finally:
-            for number in set(plt.get_fignums()) - before:
-                plt.close(number)
+        yield
     if caught and status is not None:
         first = str(caught[0].message).splitlines()[0][:160]
         status.value += f"<br><span style='color:#a60'>note: {html.escape(first, quote=False)}</span>"

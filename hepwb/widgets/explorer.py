@@ -166,7 +166,7 @@ class HistogramExplorer(Described, w.VBox):
         if getattr(self, "_updating", False):
             return
         try:
-            with drawing():  # numpy's warnings about an expression go nowhere but this line
+            with drawing():  # numpy's warnings (sqrt of a negative value) are dropped: the status says what was drawn
                 per_sample = self.values()
         except Exception as error:  # a typo in an expression or cut must not kill the widget
             self._message(error_line(self._explain(error)) + (
