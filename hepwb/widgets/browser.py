@@ -8,7 +8,7 @@ import numpy as np
 
 from hepwb import data, plotting
 from hepwb.messages import did_you_mean, listing
-from hepwb.widgets.common import Described, drawing, error_line, show
+from hepwb.widgets.common import Pictured, drawing, error_line, show
 
 
 def is_drawable_histogram(classname: str) -> bool:
@@ -34,7 +34,7 @@ def matching(names, text: str) -> list[str]:
     return sorted(found, key=lambda name: (not name.startswith(text), not name.lower().startswith(text.lower())))
 
 
-class RootBrowser(Described, w.VBox):
+class RootBrowser(Pictured, w.VBox):
     """Browse a ROOT file: TTrees and RNTuples with their branches / fields (type, entries), histograms.
 
     Choosing a branch (or an RNTuple field, nested ones as ``Muon.pt``) shows its histogram (the
@@ -203,12 +203,6 @@ class RootBrowser(Described, w.VBox):
         self.hists = {name: obj.to_hist()}
         self.figure = fig
         show(self.output, fig)
-
-    def _message(self, text: str) -> None:
-        """Say ``text`` instead of a picture: the previous picture would belong to another choice."""
-        self.figure, self.hists = None, {}
-        self.status.value = text
-        show(self.output, None)
 
     def _unit(self, branch: str) -> str:
         return self._schema.get(branch, {}).get("unit", "")

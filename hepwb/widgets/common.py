@@ -91,3 +91,14 @@ class Described:
         self.refresh_description()
         display(HTML("<i>Static copy below: the widget above as it was when this notebook ran.</i>"))
         return self.figure
+
+
+class Pictured(Described):
+    """A widget that shows one picture (``figure`` and its ``hists``, drawn into ``output``) under a ``status``
+    line: the ROOT browser and the histogram explorer."""
+
+    def _message(self, text: str) -> None:
+        """Say ``text`` instead of a picture: the previous picture would belong to another choice."""
+        self.figure, self.hists = None, {}
+        self.status.value = text
+        show(self.output, None)

@@ -11,10 +11,10 @@ import numpy as np
 import uproot
 
 from hepwb import data, plotting
-from hepwb.widgets.common import Described, drawing, error_line, show
+from hepwb.widgets.common import Pictured, drawing, error_line, show
 
 
-class HistogramExplorer(Described, w.VBox):
+class HistogramExplorer(Pictured, w.VBox):
     """Histogram a branch or an expression, with binning, range, log scale, a cut, and overlays.
 
     Parameters
@@ -201,10 +201,4 @@ class HistogramExplorer(Described, w.VBox):
                                 xlabel=label, experiment=plotting.EXPERIMENT if self._schema else None)
         self.figure = fig
         show(self.output, fig)
-
-    def _message(self, text: str) -> None:
-        """Say ``text`` instead of a picture: the previous picture would belong to other settings."""
-        self.figure, self.hists = None, {}
-        self.status.value = text
-        show(self.output, None)
 
