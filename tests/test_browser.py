@@ -13,7 +13,6 @@ pytest's temporary folder.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -44,7 +43,7 @@ def jupyterlab(tmp_path):
     work = tmp_path / "lab"
     work.mkdir()
     for name in ("00_root_data", "02_gan_fastsim", "03_anomaly_detection"):
-        shutil.copy(batch.NOTEBOOK_DIR / f"{name}.ipynb", work)
+        _copy_for_this_python(batch.NOTEBOOK_DIR / f"{name}.ipynb", work)
     (work / "one_epoch.ipynb").write_text(_one_epoch_notebook())
     port, token = _free_port(), "hepwb-test"
     env_dirs = {name: str(tmp_path / name) for name in ("config", "runtime")}
@@ -77,6 +76,20 @@ def jupyterlab(tmp_path):
     yield lambda name: f"{url}/lab/tree/{name}.ipynb?token={token}"
     process.terminate()
     process.wait(timeout=30)
+
+
+def _copy_for_this_python(notebook: Path, folder: Path) -> None:
+    """Copy a committed notebook with its language_info.version set to this Python's (3.11.2 for Debian's).
+
+    JupyterLab rewrites language_info from the kernel on opening, so a Python a patch release apart marks any
+    notebook changed, ours or anyone's; the committed copy carries the version of the Python that ran it.
+    """
+    import json
+    import platform
+
+    content = json.loads(notebook.read_text())
+    content["metadata"]["language_info"]["version"] = platform.python_version()
+    (folder / notebook.name).write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n")
 
 
 def _one_epoch_notebook() -> str:
