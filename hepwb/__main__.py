@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("generate", help="generate a dataset with Pythia 8 + detector + FastJet into ROOT")
-    gen.add_argument("name", help="dataset recipe: jets, zmumu, l1_events or l1_jets")
+    gen.add_argument("name", help="dataset recipe: jets, zmumu, l1_events, l1_jets or tracks")
     gen.add_argument("--events", type=_positive_int, default=None,
                      help="total events to store (default: the committed size: "
                           + ", ".join(f"{name} {n}" for name, n in SCHOOL_EVENTS.items()) + ")")
@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help='an extra Pythia setting, e.g. "Tune:pp = 21" (repeatable; jets only)')
     gen.add_argument("--particle-level", action="store_true",
                      help="no detector: generated particles are the jet constituents (jets only)")
+    gen.add_argument("--pileup", type=float, default=None, metavar="MU",
+                     help="mean number of pileup interactions (tracks only; default 10)")
     gen.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     run = commands.add_parser("run", help="run notebooks headless with papermill and summarise their metrics")
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             variation = Variation(dict(args.detector), tuple(args.pythia), args.particle_level) if changed else None
             path = generate(args.name, events, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
                             output=args.out, progress=not args.no_progress, format=args.format, variation=variation,
-                            compression=args.compression)
+                            compression=args.compression,
+                            options=None if args.pileup is None else {"pileup_mu": args.pileup})
         except (ValueError, OSError) as error:  # a bad request or an output folder that cannot be written
             print(f"hepwb generate: {error}", file=sys.stderr)
             return 2

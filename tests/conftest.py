@@ -33,7 +33,7 @@ def pytest_runtest_makereport(item, call):
 
 
 #: fixtures that generate events with Pythia: a test that uses one is ``slow``
-GENERATING_FIXTURES = {"small_jets", "small_zmumu", "small_jets_rntuple", "small_l1"}
+GENERATING_FIXTURES = {"small_jets", "small_zmumu", "small_jets_rntuple", "small_l1", "small_tracks"}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -67,6 +67,17 @@ def small_zmumu(tmp_path_factory) -> Path:
     from hepwb.run.generate import generate
 
     return generate("zmumu", 200, seed=7, output=tmp_path_factory.mktemp("gen") / "zmumu-small.root", progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_tracks(tmp_path_factory) -> Path:
+    """20 tracker events (10 tt-bar, 10 QCD) at mean pileup 5, seed 7, generated serially by the command line."""
+    from hepwb.__main__ import main
+
+    path = tmp_path_factory.mktemp("gen-tracks") / "tracks-small.root"
+    assert main(["generate", "tracks", "--events", "20", "--seed", "7", "--pileup", "5", "--out", str(path),
+                 "--no-progress"]) == 0
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -301,3 +301,34 @@ def test_pileup_interactions_are_rotated_so_a_finite_library_leaves_no_bias():
     sum_px = ak.to_numpy(ak.sum(pileup.px, axis=1))
     assert abs(sum_px.mean()) < 5 * sum_px.std() / np.sqrt(len(sum_px))
     assert abs(sum_px.mean()) < 1.0  # unrotated: 20 interactions x 7/3 GeV on average = 47 GeV
+
+
+# ------------------------------------------------------------------ tracks
+
+def test_tracks_are_the_same_for_one_and_two_workers(small_tracks, tmp_path):
+    parallel = generate("tracks", 20, seed=7, workers=2, output=tmp_path / "parallel.root", progress=False,
+                        options={"pileup_mu": 5})
+    assert ak.array_equal(_arrays(small_tracks), _arrays(parallel))
+
+
+def test_tracks_manifest_records_the_tracker_and_the_pileup(small_tracks):
+    entry = data.load_manifest(small_tracks.parent)["tracks-small"]
+    assert entry["options"]["pileup_mu"] == 5 and "--pileup 5" in entry["command"]
+    assert entry["detector"]["version"].startswith("hepwb-tracker") and entry["detector"]["field_tesla"] == 2.0
+    assert [layer["radius"] for layer in entry["detector"]["layers"]] == [32, 72, 116, 172, 260, 360, 500, 660,
+                                                                         820, 1020]
+    assert set(uproot.open(small_tracks)["events"].keys()) == {b["name"] for b in entry["schema"]}
+    events = _arrays(small_tracks)
+    assert 3 < np.mean(events.n_interactions) - 1 < 8  # Poisson(5) pileup
+    assert events.n_interactions[:10].tolist() != events.n_interactions[10:].tolist()  # each sample its own pileup
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["tracks", "--pileup", "-1"], "pileup_mu must be a number >= 0, got -1.0"),
+    (["zmumu", "--pileup", "30"], "the zmumu recipe takes no option changes (tracks takes --pileup)")])
+def test_a_pileup_that_cannot_be_made_is_refused_in_one_line(arguments, message, capsys, tmp_path):
+    from hepwb.__main__ import main
+
+    assert main(["generate", *arguments, "--events", "5", "--out", str(tmp_path / "x.root")]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

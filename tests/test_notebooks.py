@@ -96,7 +96,7 @@ def test_root_data_stops_in_its_parameter_check_below_the_entries_its_fits_need(
 FEWEST = {"01_jet_tagging": {"max_jets": 3000}, "02_gan_fastsim": {"max_events": 5000},
           "03_anomaly_detection": {"max_events": 8000, "fault_events": 40, "jets_per_class": 300},
           "04_trigger_fpga": {"max_jets": 2000}, "05_tagger_robustness": {"max_jets": 3000},
-          "06_trigger_regression": {"max_jets": 10000}}
+          "06_trigger_regression": {"max_jets": 10000}, "07_tracking_gnn": {"max_events": 10}}
 
 
 def test_the_smoke_presets_run_at_the_fewest_each_check_allows():

@@ -43,8 +43,8 @@ def test_hepwb_results_writes_page_and_copy_from_a_run(tmp_path, capsys, monkeyp
 
 def test_a_notebook_or_a_headline_metric_without_a_place_on_the_page_is_refused(tmp_path):
     committed = json.loads(results.SUMMARY_COPY.read_text())
-    unknown = copy.deepcopy(committed) + [{**committed[0], "notebook": "07_tracking_gnn"}]
-    with pytest.raises(ValueError, match="07_tracking_gnn has no section on the results page"):
+    unknown = copy.deepcopy(committed) + [{**committed[0], "notebook": "08_calorimeter_showers"}]
+    with pytest.raises(ValueError, match="08_calorimeter_showers has no section on the results page"):
         results.markdown(unknown)
     new_headline = copy.deepcopy(committed)
     new_headline[-1]["metrics"]["headline"]["trigger_rate_khz"] = 12.0
@@ -53,7 +53,7 @@ def test_a_notebook_or_a_headline_metric_without_a_place_on_the_page_is_refused(
         results.markdown(new_headline)
     run = tmp_path / "run"
     run.mkdir()
-    (run / "summary.json").write_text(json.dumps(committed[:-1]))  # a run of six notebooks, not seven
+    (run / "summary.json").write_text(json.dumps(committed[:-1]))  # a run of seven notebooks, not eight
     page = tmp_path / "results.md"
     with pytest.raises(ValueError, match=f"has no result for \\['{committed[-1]['notebook']}'\\]"):
         results.write_page(run, page=page, summary_copy=tmp_path / "copy.json")
@@ -82,7 +82,7 @@ def test_readme_times_and_memory_are_those_of_the_committed_binder_check():
         quoted = f"| {_minutes(r['wall_seconds'])} ({r['cpu_seconds']:.0f} s), {r['peak_tree_rss_gb']:.1f} GB |"
         assert rows[r["notebook"]].endswith(quoted), (r["notebook"], quoted)
         assert r["status"] == "ok"  # within Binder's 4 minutes and 2 GB, as README says
-    assert f"one `make binder-check` run of all seven notebooks on {check['date']}" in README.read_text()
+    assert f"one `make binder-check` run of all eight notebooks on {check['date']}" in README.read_text()
 
 
 def test_readme_latency_is_the_full_run_s():

@@ -3,9 +3,10 @@
 
 ``core``: the mplhep style and label, histograms of arrays (``hist.Hist``), overlays, comparisons with a
 ratio panel, ROOT histograms, scatter, bars and training curves; then the figures of ``classification``,
-``generative`` models, ``anomaly`` detection, tagger ``robustness``, energy ``regression`` and parameter
-``scan``s. Every function that draws returns its ``matplotlib.figure.Figure`` (axes: ``fig.axes``); the
-figures are not tied to pyplot, so a notebook shows one by ending the cell with it or by ``display(fig)``.
+``generative`` models, ``anomaly`` detection, tagger ``robustness``, energy ``regression``, parameter
+``scan``s and ``tracking``. Every function that draws returns its ``matplotlib.figure.Figure`` (axes:
+``fig.axes``); the figures are not tied to pyplot, so a notebook shows one by ending the cell with it or by
+``display(fig)``.
 """
 
 from matplotlib.figure import Figure  # what every drawing function returns
@@ -69,6 +70,13 @@ from hepwb.plotting.robustness import (
 from hepwb.plotting.scan import (
     scan_figure,
 )
+from hepwb.plotting.tracking import (
+    edge_score_figure,
+    event_display,
+    graph_figure,
+    rates_figure,
+    timing_figure,
+)
 
 __all__ = [
     "Figure",
@@ -90,8 +98,11 @@ __all__ = [
     "correlation_difference",
     "decorrelation_figure",
     "difference_figure",
+    "edge_score_figure",
+    "event_display",
     "feature_grid",
     "flow_losses",
+    "graph_figure",
     "gan_losses",
     "histogram",
     "image_grid",
@@ -103,6 +114,7 @@ __all__ = [
     "pyplot_released",
     "readable_log_axis",
     "rate_figure",
+    "rates_figure",
     "reliability_figure",
     "roc_figure",
     "scale_resolution_figure",
@@ -112,6 +124,7 @@ __all__ = [
     "set_style",
     "shift_figure",
     "tail_pulls_figure",
+    "timing_figure",
     "to_flat_numpy",
     "tower_windows_figure",
     "training_curves",

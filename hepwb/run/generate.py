@@ -53,19 +53,39 @@ def _recipe(name: str):
     return RECIPES[name]
 
 
-def _run_chunk(name: str, seed: int, chunk: Chunk, variation=None) -> dict:
+def _run_chunk(name: str, seed: int, chunk: Chunk, variation=None, options=None) -> dict:
     changed = {} if variation is None else {"variation": variation}
+    if options:
+        changed["options"] = options
     return _recipe(name).make_chunk(chunk.n_events, seed, chunk.index, chunk.sample, **changed)
 
 
-def default_output(name: str, events: int, seed: int, format: str = "ttree") -> Path:  # noqa: A002
-    """Where a non-school-size dataset goes: the git-ignored cache (``-rntuple`` marks an RNTuple)."""
-    return data.CACHE_DIR / f"{name}-{events}-seed{seed}{'-rntuple' if format == 'rntuple' else ''}.root"
+def default_output(name: str, events: int, seed: int, format: str = "ttree", options: dict | None = None) -> Path:  # noqa: A002
+    """Where a non-school-size dataset goes: the git-ignored cache (``-rntuple`` marks an RNTuple,
+    ``-pileup200`` a changed mean pileup)."""
+    pileup = f"-pileup{options['pileup_mu']:g}" if options and "pileup_mu" in options else ""
+    return data.CACHE_DIR / f"{name}-{events}-seed{seed}{pileup}{'-rntuple' if format == 'rntuple' else ''}.root"
+
+
+def checked_options(name: str, options: dict | None) -> dict:
+    """``options`` (e.g. ``{"pileup_mu": 200}``) checked against what recipe ``name`` lets a run change."""
+    if not options:
+        return {}
+    recipe = _recipe(name)
+    if "options" not in inspect.signature(recipe.make_chunk).parameters:
+        raise ValueError(f"the {name} recipe takes no option changes (tracks takes --pileup)")
+    for key, value in options.items():
+        if key not in recipe.options:
+            raise ValueError(f"the {name} recipe has no option {key!r}; its options: {sorted(recipe.options)}")
+        if key == "pileup_mu" and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise ValueError(f"pileup_mu must be a number >= 0, got {value!r}")
+    return dict(options)
 
 
 def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, scheduler=None,
              output: Path | str | None = None, dataset_name: str | None = None, progress: bool = True,
-             format: str = "ttree", variation=None, compression: str = "lzma") -> Path:  # noqa: A002
+             format: str = "ttree", variation=None, compression: str = "lzma",  # noqa: A002
+             options: dict | None = None) -> Path:
     """Generate ``events`` events of dataset recipe ``name`` and write them to a ROOT file.
 
     Parameters
@@ -83,6 +103,8 @@ def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, schedul
         ``jets`` only. Recorded in the manifest.
     compression : ``"lzma"`` (smallest files, the committed datasets), ``"zstd"`` or ``"lz4"`` (for large
         productions: this process compresses every event, and LZMA 9 does ~1 000 jets/s, ZSTD ~50 000).
+    options : changes of the recipe's physics options, e.g. ``{"pileup_mu": 200}`` (``tracks``); recorded in
+        the manifest.
 
     Returns the path of the complete file; its manifest entry is in the same folder.
     """
@@ -96,36 +118,37 @@ def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, schedul
         raise ValueError(f"format must be one of {data.FORMATS}, got {format!r}")
     if variation is not None and "variation" not in inspect.signature(recipe.make_chunk).parameters:
         raise ValueError(f"the {name} recipe takes no detector or Pythia variations (jets does)")
-    output = Path(output) if output is not None else default_output(name, events, seed, format)
+    options = checked_options(name, options)
+    output = Path(output) if output is not None else default_output(name, events, seed, format, options)
     data.writable_folder(output.parent)  # fail before generating, not after
     total = sum(c.n_events for c in chunks)
     started = time.time()
     n_generated = 0
     with data.TreeWriter(output, recipe.tree, format=format, compression=compression) as writer, \
             _progress(total, f"{name} (seed {seed})", progress) as bar:
-        for result in _results_in_order(name, seed, chunks, workers, scheduler, variation):
+        for result in _results_in_order(name, seed, chunks, workers, scheduler, variation, options):
             writer.extend(result["events"])
             n_generated += result["n_generated"]
             bar.update(len(next(iter(result["events"].values()))))
     elapsed = time.time() - started
     entry = _manifest_entry(recipe, output, dataset_name or output.stem, seed, total, n_generated, elapsed,
-                            workers if scheduler is None else None, format, variation, compression)
+                            workers if scheduler is None else None, format, variation, compression, options)
     data.update_manifest(output.parent, entry)
     return output
 
 
-def _results_in_order(name, seed, chunks, workers, scheduler, variation=None):
+def _results_in_order(name, seed, chunks, workers, scheduler, variation=None, options=None):
     """Yield chunk results in plan order, running them serially or on Dask."""
     if scheduler is None and workers == 1:
         for chunk in chunks:
-            yield _run_chunk(name, seed, chunk, variation)
+            yield _run_chunk(name, seed, chunk, variation, options)
         return
     from dask.distributed import as_completed
 
     from hepwb.run.cluster import dask_client  # dask.distributed: only for --workers/--scheduler
 
     with dask_client(workers, scheduler) as client:
-        futures = [client.submit(_run_chunk, name, seed, chunk, variation, pure=False) for chunk in chunks]
+        futures = [client.submit(_run_chunk, name, seed, chunk, variation, options, pure=False) for chunk in chunks]
         position = {future.key: i for i, future in enumerate(futures)}
         done, next_index = {}, 0
         for future in as_completed(futures):
@@ -165,7 +188,7 @@ def _relative(path: Path) -> str:
 
 def _manifest_entry(recipe, output: Path, name: str, seed: int, events: int, n_generated: int,
                     elapsed: float, workers, format: str = "ttree", variation=None,  # noqa: A002
-                    compression: str = "lzma") -> dict:
+                    compression: str = "lzma", options: dict | None = None) -> dict:
     changed = variation is not None and variation.describe() != type(variation)().describe()
     simulated = variation.make_detector() if variation is not None else detector.DEFAULT
 
@@ -183,9 +206,10 @@ def _manifest_entry(recipe, output: Path, name: str, seed: int, events: int, n_g
         "samples": list(recipe.samples),
         "labels": list(recipe.labels),
         "processes": {k: list(v) for k, v in recipe.processes.items()},
-        "options": recipe.options,
+        "options": {**recipe.options, **(options or {})},
         **({"variation": variation.describe()} if changed else {}),
-        "detector": "none (particle level)" if simulated is None else simulated.describe(),
+        "detector": recipe.detector_description or ("none (particle level)" if simulated is None
+                                                     else simulated.describe()),
         "schema": [{"name": b.name, "unit": b.unit, "description": b.description} for b in recipe.branches],
         "sha256": data.sha256(output),
         "size_bytes": output.stat().st_size,
@@ -196,5 +220,6 @@ def _manifest_entry(recipe, output: Path, name: str, seed: int, events: int, n_g
         "command": f"hepwb generate {recipe.name} --events {events} --seed {seed} --out {_relative(output)}"
                    + (f" --format {format}" if format != "ttree" else "")
                    + (f" --compression {compression}" if compression != "lzma" else "")
-                   + (_variation_flags(variation) if changed else ""),
+                   + (_variation_flags(variation) if changed else "")
+                   + (f" --pileup {options['pileup_mu']:g}" if options and "pileup_mu" in options else ""),
     }

@@ -210,12 +210,31 @@ def _trigger_regression(m: dict) -> list[str]:
                     f"{m['max_response_deviation_50_500_quantized']:.3f} (quantized).", ""]
 
 
+def _tracking(m: dict) -> list[str]:
+    lines = [f"{_number(m['events'])} events, {_number(m['test_events'])} for the test. The hit graph holds "
+             f"{m['graph_edges']:.0f} edges per event, {m['graph_segment_efficiency']:.2%} of the true segments of "
+             f"particles with pT > 1 GeV, purity {m['graph_purity']:.3f}. The interaction network "
+             f"({_number(m['epochs_trained'])} epochs) scores its edges with AUC {m['edges_AUC']:.4f} (efficiency "
+             f"{m['edges_efficiency']:.3f}, purity {m['edges_purity']:.3f} at the threshold). Tracks of particles "
+             "with pT > 1 GeV and |η| < 2.5:", ""]
+    lines += _table(["method", "efficiency", "fake rate", "duplicate rate", "TrackML score"],
+                    [[name, m[f"{key}_efficiency"], m[f"{key}_fake_rate"], m[f"{key}_duplicate_rate"],
+                      m[f"{key}_TrackML_score"]] for name, key in (("interaction network", "network"),
+                                                                    ("triplet seeding", "baseline"))])
+    slope = "slope_milliseconds_per_interaction"
+    return lines + [f"Time per event against mean pileup, straight-line slopes: the network's chain "
+                    f"{m[f'{slope}_network_chain_s']:.2f} ms per interaction (graph construction "
+                    f"{m[f'{slope}_graph_s']:.2f}, network {m[f'{slope}_network_s']:.2f}), triplet seeding "
+                    f"{m[f'{slope}_baseline_s']:.2f}.", ""]
+
+
 SECTIONS = {"00_root_data": ("ROOT data", _root_data), "01_jet_tagging": ("Jet tagging", _jet_tagging),
             "02_gan_fastsim": ("Fast simulation with a GAN and a normalizing flow", _gan_fastsim),
             "03_anomaly_detection": ("Anomaly detection", _anomaly_detection),
             "04_trigger_fpga": ("The tagger in an FPGA", _trigger_fpga),
             "05_tagger_robustness": ("Tagger robustness", _robustness),
-            "06_trigger_regression": ("Trigger jet-energy regression in firmware", _trigger_regression)}
+            "06_trigger_regression": ("Trigger jet-energy regression in firmware", _trigger_regression),
+            "07_tracking_gnn": ("Tracking with a graph network", _tracking)}
 
 
 def markdown(results: list[dict]) -> str:

@@ -42,6 +42,7 @@ class Recipe:
     chunk_size: int = 500  # selected events per chunk; fixed so results do not depend on workers
     labels: tuple[str, ...] = field(default_factory=tuple)
     fractions: dict[str, float] | None = None  # sample -> share of the events (None: equal shares)
+    detector_description: dict | None = None  # the manifest's "detector" when not the calorimeter detector's
 
 
 @dataclass(frozen=True)
