@@ -184,16 +184,19 @@ def test_the_classical_baseline_finds_most_tracks_with_few_fakes(committed_event
 def test_double_majority_matching_by_hand(committed_events):
     event = committed_events[0]
     pid = event.particle_id
-    target = np.flatnonzero(_targets(event) & (event.particles["nhits"] >= 6))[0]
+    target = np.flatnonzero(_targets(event) & (event.particles["nhits"] >= 8))[0]
     own = np.flatnonzero(pid == event.particles["particle_id"][target])
-    other = np.flatnonzero((pid != 0) & (pid != pid[own[0]]))[:2]
+    strangers = np.flatnonzero((pid != 0) & (pid != pid[own[0]]))[:2]
     labels = np.full(len(event), -1)
-    labels[own[:3]] = 0  # half or less of the particle's hits: not matched, but pure (no fake)
-    labels[np.r_[own[3:], other]] = 1  # the rest of the particle plus two strangers: matched if the majority
+    labels[own[:3]] = 0  # 3 of >= 8 hits: pure but holding less than half of the particle: neither match nor fake
+    labels[np.r_[own[3:], strangers]] = 1  # >= 5 of its hits and 2 strangers: both majorities, a match
+    labels[strangers[:1]] = 2  # moved: track 1 keeps one stranger
+    labels[np.flatnonzero(pid == 0)[:3]] = 3  # three noise hits: a fake
     particles, found = track_metrics.evaluate_event(event, labels)
     row = found.set_index("track")
-    assert not row.loc[0, "fake"] and (row.loc[0, "matched"] == (3 >= len(own) / 2))
-    assert row.loc[1, "matched"] == (len(own) - 3 >= max(2, len(own) - 3 + 2) / 2 and len(own) - 3 >= len(own) / 2)
+    assert not row.loc[0, "matched"] and not row.loc[0, "fake"]
+    assert row.loc[1, "matched"] and not row.loc[1, "fake"]
+    assert row.loc[3, "fake"] and 2 not in row.index  # a one-hit track is below min_hits
     assert particles.set_index("particle_id").loc[pid[own[0]], "matched"]
 
 

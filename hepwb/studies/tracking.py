@@ -23,6 +23,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from hepwb.metrics import tracking as track_metrics
 from hepwb.samples import track_graphs
 from hepwb.samples.tracks import TrackingEvent, from_generated
 from hepwb.sim.recipes.tracks import make_tracks_chunk
@@ -225,3 +226,21 @@ def pileup_timing(model, pileups, *, events: int = 3, threshold: float = 0.5, se
                      "network_chain_s": np.mean([sum(c.values()) for c in chain]),
                      "baseline_s": np.mean(baseline)})
     return pd.DataFrame(rows)
+
+
+@dataclass
+class Evaluation:
+    """Tracks judged against the truth of many events: per target particle and per track (``metrics.tracking``'s
+    ``evaluate_event`` tables, concatenated) and the ``summary`` with the mean TrackML score."""
+
+    particles: pd.DataFrame
+    tracks: pd.DataFrame
+    summary: dict
+
+
+def evaluate(events: list, labels: list) -> Evaluation:
+    """Judge the track labels of each event (``labels[i]`` for ``events[i]``) with ``metrics.tracking``."""
+    parts = [track_metrics.evaluate_event(event, lab) for event, lab in zip(events, labels)]
+    particles, tracks = (pd.concat(part, ignore_index=True) for part in zip(*parts))
+    score = float(np.mean([track_metrics.trackml_score(event, lab) for event, lab in zip(events, labels)]))
+    return Evaluation(particles, tracks, {**track_metrics.summary(particles, tracks), "TrackML score": score})
