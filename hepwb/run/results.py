@@ -212,8 +212,8 @@ def _trigger_regression(m: dict) -> list[str]:
 
 def _tracking(m: dict) -> list[str]:
     lines = [f"{_number(m['events'])} events, {_number(m['test_events'])} for the test. The hit graph holds "
-             f"{_number(round(m['graph_edges']))} edges per event, {m['graph_segment_efficiency']:.2%} of the true segments of "
-             f"particles with pT > 1 GeV, purity {m['graph_purity']:.3f}. The interaction network "
+             f"{_number(round(m['graph_edges']))} edges per event, {m['graph_segment_efficiency']:.2%} of the true "
+             f"segments of particles with pT > 1 GeV, purity {m['graph_purity']:.3f}. The interaction network "
              f"({_number(m['epochs_trained'])} epochs) scores its edges with AUC {m['edges_AUC']:.4f} (efficiency "
              f"{m['edges_efficiency']:.3f}, purity {m['edges_purity']:.3f} at the threshold). Tracks of particles "
              "with pT > 1 GeV and |η| < 2.5:", ""]
