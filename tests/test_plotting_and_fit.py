@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 
 from hepwb import plotting
+from hepwb.metrics import tracking as track_metrics
+from hepwb.samples import track_graphs, tracks
 from hepwb.studies import fit
 
 
@@ -69,6 +71,8 @@ def _drawing_calls():
                    "mass_loss": [5.0, 3.0]}
     hpx = data.open(data.real_file("uproot-hepdata-example.root"))["hpx"]
     true_pt = rng.uniform(20, 600, 400)
+    event = tracks.load("tracks", max_events=1)[0]
+    graph = track_graphs.build_graph(event)
     return {
         "plot_hists": lambda: plotting.plot_hists({"a": h}),
         "overlay_panels": lambda: plotting.overlay_panels([{"a": h}, {"b": h}], titles=["a", "b"]),
@@ -115,6 +119,15 @@ def _drawing_calls():
         "scan_figure": lambda: plotting.scan_figure(pd.DataFrame({"bits": [4, 4, 6, 6], "mode": ["a", "b", "a", "b"],
                                                                   "seed": [1, 1, 1, 1], "acc": [0.6, 0.5, 0.7, 0.6]}),
                                                     "acc", ["bits", "mode"]),
+        "event_display": lambda: plotting.event_display(event),
+        "graph_figure": lambda: plotting.graph_figure(event, graph, graph.truth),
+        "edge_score_figure": lambda: plotting.edge_score_figure(graph.truth, rng.random(graph.n_edges), 0.5),
+        "rates_figure": lambda: plotting.rates_figure(
+            {"m": track_metrics.binned_rate(rng.uniform(1, 10, 200), rng.random(200) < 0.9, [1, 3, 10])},
+            xlabel="pT", ylabel="efficiency", log_x=True),
+        "timing_figure": lambda: plotting.timing_figure(pd.DataFrame(
+            {"pileup": [0, 10], "network_chain_s": [0.04, 0.06], "graph_s": [0.002, 0.005], "network_s": [0.04, 0.05],
+             "baseline_s": [0.003, 0.008]}), {"baseline_s": 0.5}),
     }
 
 
