@@ -11,7 +11,7 @@ difference seen from z = 0 loses 5-10 % of the innermost true segments: vertices
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,9 +25,6 @@ class GraphCuts:
     phi_slope_max: float = 3.5e-4  # rad per mm of radius; 1 GeV at 2 T turns by 1.8e-4 rad/mm near the beam
     z0_max: float = 200.0  # mm: 4 sigma of the beam spot
     skip: int = 1  # also connect layers l and l + 1 + skip (0: adjacent layers only)
-
-    def describe(self) -> dict:
-        return asdict(self)
 
 
 DEFAULT_CUTS = GraphCuts()

@@ -20,7 +20,7 @@ It knows nothing about Pythia or files: ``simulate_hits`` takes flat particle ar
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -98,8 +98,7 @@ def highland_theta0(p, beta, x_over_x0, charge=1.0):
 @dataclass
 class Hits:
     """Flat hits of many events: ``event`` (n,), position ``x, y, z`` [mm], ``layer`` index, ``particle``
-    (index into the particles given to ``simulate_hits``, -1 for noise) and the true crossing point
-    ``true_x, true_y, true_z`` [mm]."""
+    (index into the particles given to ``simulate_hits``, -1 for noise)."""
 
     event: np.ndarray
     x: np.ndarray
@@ -107,9 +106,6 @@ class Hits:
     z: np.ndarray
     layer: np.ndarray
     particle: np.ndarray
-    true_x: np.ndarray = field(repr=False)
-    true_y: np.ndarray = field(repr=False)
-    true_z: np.ndarray = field(repr=False)
 
 
 def _crossing(x, y, px, py, charge, radius_mm, rho):
@@ -156,7 +152,8 @@ def simulate_hits(event, px, py, pz, energy, charge, vertex_z, rng: np.random.Ge
     Particles outside ``particle_pt_min`` / ``particle_abs_eta_max`` or neutral make no hits.
     """
     event, px, py, pz = (np.asarray(a) for a in (event, px, py, pz))
-    n_events = int(event.max()) + 1 if n_events is None and len(event) else (n_events or 0)
+    if n_events is None:
+        n_events = int(event.max()) + 1 if len(event) else 0
     index = np.arange(len(px))
     pt = np.hypot(px, py)
     eta = np.arcsinh(pz / np.maximum(pt, 1e-12))
@@ -180,8 +177,7 @@ def simulate_hits(event, px, py, pz, energy, charge, vertex_z, rng: np.random.Ge
         phi = np.arctan2(y, x) + rng.normal(size=len(index)) * layer.resolution_rphi / layer.radius
         found.append(dict(event=event[index][seen], layer=np.full(seen.sum(), number), particle=index[seen],
                           x=layer.radius * np.cos(phi[seen]), y=layer.radius * np.sin(phi[seen]),
-                          z=(z + rng.normal(size=len(index)) * layer.resolution_z)[seen],
-                          true_x=x[seen], true_y=y[seen], true_z=z[seen]))
+                          z=(z + rng.normal(size=len(index)) * layer.resolution_z)[seen]))
         # multiple scattering in the layer's material, crossed at an angle to its normal
         p = np.sqrt(px**2 + py**2 + pz**2)
         cos_incidence = np.abs(x * px + y * py) / (layer.radius * p)
@@ -204,5 +200,4 @@ def _noise(n_events: int, tracker: Tracker, rng: np.random.Generator) -> dict:
     phi = rng.uniform(-np.pi, np.pi, len(layer))
     z = rng.uniform(-1, 1, len(layer)) * half_length
     x, y = radius * np.cos(phi), radius * np.sin(phi)
-    return dict(event=event, layer=layer, particle=np.full(len(layer), -1), x=x, y=y, z=z,
-                true_x=x, true_y=y, true_z=z)
+    return dict(event=event, layer=layer, particle=np.full(len(layer), -1), x=x, y=y, z=z)
