@@ -9,8 +9,9 @@ In one process pinned to one core (``hepwb.environment.one_cpu_core``):
 * multiple scattering: 40 000 pions of 1 and 5 GeV through one layer of 2 % X0 at normal incidence; the
   spread of their angle (from their hits on a second layer) over the Highland formula;
 * at each mean pileup, fresh tt-bar events: hits and graph edges per event, the graph's segment efficiency
-  and purity for particles above 1 GeV, the seconds per event of graph construction and of the classical
-  triplet-seeding tracker, and that tracker's efficiency and fake rate. (The network's time and efficiency
+  and purity for particles above 1 GeV before and after the triplet filter (its limits learned from the
+  committed file's 100 events at pileup 10), the seconds per event of graph construction, of the filter and of
+  the classical triplet-seeding tracker, and that tracker's efficiency and fake rate. (The network's time and efficiency
   at pileup 200 come from ``07_tracking_gnn``'s full preset.)
 """
 
@@ -27,7 +28,7 @@ import pandas as pd
 from hepwb.environment import one_cpu_core
 from hepwb.metrics import tracking as track_metrics
 from hepwb.samples import track_graphs
-from hepwb.samples.tracks import from_generated
+from hepwb.samples.tracks import from_generated, load
 from hepwb.sim import tracker as trk
 from hepwb.sim.recipes.tracks import make_tracks_chunk
 from hepwb.studies import tracking
@@ -60,17 +61,21 @@ def scattering_check(p: float, n: int = 40_000) -> float:
     return float(np.std(hits.z[hits.layer == 1]) / 100.0 / trk.highland_theta0(p, beta, 0.02))
 
 
-def pileup_row(mu: float, events: int) -> dict:
+def pileup_row(mu: float, events: int, triplet_map: track_graphs.TripletMap) -> dict:
     generated = from_generated(make_tracks_chunk(events, 1, 2000 + int(mu), "ttbar",
                                                  options={"pileup_mu": float(mu)})["events"])
     rows, particles, found = [], [], []
     for event in generated:
         graph, graph_seconds = tracking.timed(track_graphs.build_graph, event)
+        filtered, filter_seconds = tracking.timed(track_graphs.triplet_filtered, event, graph, triplet_map)
         labels, seeding_seconds = tracking.timed(tracking.seeded_tracks, event)
         target = (event.particle_pt() > 1) & (np.abs(event.particle_eta()) < 2.5)
         rows.append({"hits": len(event), "edges": graph.n_edges, "purity": graph.truth.mean(),
                      "segment_efficiency": track_graphs.segment_efficiency(graph, event, target),
-                     "graph_seconds": graph_seconds, "seeding_seconds": seeding_seconds})
+                     "filtered_edges": filtered.n_edges, "filtered_purity": filtered.truth.mean(),
+                     "filtered_segment_efficiency": track_graphs.segment_efficiency(filtered, event, target),
+                     "graph_seconds": graph_seconds, "filter_seconds": filter_seconds,
+                     "seeding_seconds": seeding_seconds})
         p, t = track_metrics.evaluate_event(event, labels)
         particles.append(p)
         found.append(t)
@@ -89,10 +94,12 @@ def main() -> None:
         physics = {"helix_radius_over_expected": {pt: helix_check(pt) for pt in (1.0, 10.0)},
                    "scattering_width_over_highland": {p: scattering_check(p) for p in (1.0, 5.0)}}
         print(json.dumps(physics, indent=1))
-        table = pd.DataFrame([pileup_row(mu, args.events) for mu in args.pileups])
+        learning = load("tracks")
+        triplet_map = track_graphs.learn_triplet_map(learning, [track_graphs.build_graph(e) for e in learning])
+        table = pd.DataFrame([pileup_row(mu, args.events, triplet_map) for mu in args.pileups])
     slopes = {column: float(np.polyfit(table.pileup, table[column], 1)[0] * 1000)
-              for column in ("graph_seconds", "seeding_seconds")}
-    with pd.option_context("display.width", 160):
+              for column in ("graph_seconds", "filter_seconds", "seeding_seconds")}
+    with pd.option_context("display.width", 220):
         print(table.round(4).to_string(index=False))
     print("milliseconds per pileup interaction:", {k: round(v, 3) for k, v in slopes.items()})
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -126,8 +126,11 @@ def _drawing_calls():
             {"m": track_metrics.binned_rate(rng.uniform(1, 10, 200), rng.random(200) < 0.9, [1, 3, 10])},
             xlabel="pT", ylabel="efficiency", log_x=True),
         "timing_figure": lambda: plotting.timing_figure(pd.DataFrame(
-            {"pileup": [0, 10], "network_chain_s": [0.04, 0.06], "graph_s": [0.002, 0.005], "network_s": [0.04, 0.05],
-             "baseline_s": [0.003, 0.008]}), {"baseline_s": 0.5}),
+            {"pileup": [0, 10], "network_chain_s": [0.04, 0.06], "graph_s": [0.002, 0.005],
+             "filter_s": [0.001, 0.003], "network_s": [0.04, 0.05], "baseline_s": [0.003, 0.008]}),
+            {"baseline_s": 0.5}),
+        "working_point_figure": lambda: plotting.working_point_figure(pd.DataFrame(
+            {"efficiency": [0.99, 0.97], "fake_rate": [0.08, 0.03]}, index=[0.5, 0.7]), 0.7),
     }
 
 

@@ -65,11 +65,11 @@ def _mlp(units: int, depth: int, name: str):
     return apply
 
 
-def interaction_network(*, hidden: int = 16, steps: int = 3, depth: int = 1, learning_rate: float = 5e-3,
-                        seed: int = 1):
+def interaction_network(*, hidden: int = 16, steps: int = 3, depth: int = 1, edge_features: int = 6,
+                        learning_rate: float = 5e-3, seed: int = 1):
     """The edge classifier. Inputs (``INPUT_NAMES``): nodes (B, N, 3), senders and receivers (B, E), edges
-    (B, E, 4), edge_mask (B, E); output: each edge's probability (B, E, 1). Compiled with
-    ``masked_binary_crossentropy`` (targets: ``edge_targets``).
+    (B, E, ``edge_features``: 6 after ``track_graphs.triplet_filtered``), edge_mask (B, E); output: each edge's
+    probability (B, E, 1). Compiled with ``masked_binary_crossentropy`` (targets: ``edge_targets``).
 
     Every network is ``depth`` Dense layers of ``hidden`` units and a layer normalisation. The defaults are
     sized for a CPU and one event per training step: on 60 events of pileup 10, 25 epochs reached an edge AUC
@@ -78,7 +78,7 @@ def interaction_network(*, hidden: int = 16, steps: int = 3, depth: int = 1, lea
     nodes = keras.Input((None, 3), name="nodes")
     senders = keras.Input((None,), dtype="int32", name="senders")
     receivers = keras.Input((None,), dtype="int32", name="receivers")
-    edges = keras.Input((None, 4), name="edges")
+    edges = keras.Input((None, edge_features), name="edges")
     mask = keras.Input((None,), name="edge_mask")
 
     def edge_view(h, e, name):  # each edge beside its two hits: (B, E, 2 hidden + e's size)

@@ -76,6 +76,7 @@ from hepwb.plotting.tracking import (
     graph_figure,
     rates_figure,
     timing_figure,
+    working_point_figure,
 )
 
 __all__ = [
@@ -128,6 +129,7 @@ __all__ = [
     "to_flat_numpy",
     "tower_windows_figure",
     "training_curves",
+    "working_point_figure",
     "turn_on_figure",
     "weights_figure",
 ]

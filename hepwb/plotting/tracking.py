@@ -90,11 +90,11 @@ def timing_figure(table, slopes: dict | None = None) -> Figure:
     (``studies.tracking.pileup_timing``); ``slopes[name]`` (ms per pileup interaction) in the legend."""
     fig, ax = new_figure()
     columns = {"graph network: whole chain": "network_chain_s", "  graph construction": "graph_s",
-               "  network": "network_s", "classical: triplet seeding": "baseline_s"}
+               "  triplet filter": "filter_s", "  network": "network_s", "classical: triplet seeding": "baseline_s"}
     for i, (name, column) in enumerate(columns.items()):
         slope = (slopes or {}).get(column)
         text = name.strip() + (f" ({slope:.2f} ms per interaction)" if slope is not None else "")
-        ax.plot(table["pileup"], table[column] * 1000, marker="os^D"[i], linestyle=LINE_STYLES[i % len(LINE_STYLES)],
+        ax.plot(table["pileup"], table[column] * 1000, marker="os^vD"[i], linestyle=LINE_STYLES[i % len(LINE_STYLES)],
                 color=f"C{i}", label=text, alpha=1.0 if not name.startswith("  ") else 0.6)
     ax.set(xlabel=r"mean pileup $\langle\mu\rangle$", ylabel="time per event [ms]")
     ax.set_ylim(bottom=0)
@@ -124,4 +124,18 @@ def edge_score_figure(truth: np.ndarray, scores: np.ndarray, threshold: float) -
     right.set(xlabel="threshold", ylabel="fraction of edges", ylim=(0, 1.02))
     right.legend(fontsize=11)
     label(left)
+    return fig
+
+
+def working_point_figure(table, chosen: float, max_fake_rate: float = 0.05) -> Figure:
+    """Track efficiency and fake rate against the edge-score threshold (``studies.tracking.working_point``'s
+    table), the largest fake rate allowed and the ``chosen`` threshold."""
+    fig, ax = new_figure()
+    ax.plot(table.index, table["efficiency"], marker="o", color="C0", label="track efficiency")
+    ax.plot(table.index, table["fake_rate"], marker="s", linestyle="--", color="C3", label="fake rate")
+    ax.axhline(max_fake_rate, color="C3", linestyle=":", label=f"largest fake rate allowed ({max_fake_rate:.0%})")
+    ax.axvline(chosen, color="k", linestyle="-.", label=f"chosen threshold {chosen:g}")
+    ax.set(xlabel="edge-score threshold", ylabel="fraction", ylim=(0, 1.05))
+    ax.legend(fontsize=11)
+    label(ax)
     return fig

@@ -211,12 +211,14 @@ def _trigger_regression(m: dict) -> list[str]:
 
 
 def _tracking(m: dict) -> list[str]:
-    lines = [f"{_number(m['events'])} events, {_number(m['test_events'])} for the test. The hit graph holds "
-             f"{_number(round(m['graph_edges']))} edges per event, {m['graph_segment_efficiency']:.2%} of the true "
-             f"segments of particles with pT > 1 GeV, purity {m['graph_purity']:.3f}. The interaction network "
-             f"({_number(m['epochs_trained'])} epochs) scores its edges with AUC {m['edges_AUC']:.4f} (efficiency "
-             f"{m['edges_efficiency']:.3f}, purity {m['edges_purity']:.3f} at the threshold). Tracks of particles "
-             "with pT > 1 GeV and |η| < 2.5:", ""]
+    lines = [f"{_number(m['events'])} events, {_number(m['test_events'])} for the test. The geometric cuts leave "
+             f"{_number(round(m['graph_edges']))} edges per event ({m['graph_segment_efficiency']:.2%} of the true "
+             f"segments of particles with pT > 1 GeV, purity {m['graph_purity']:.3f}), the triplet filter "
+             f"{_number(round(m['filtered_edges']))} ({m['filtered_segment_efficiency']:.2%}, purity "
+             f"{m['filtered_purity']:.3f}). The interaction network ({_number(m['epochs_trained'])} epochs) scores "
+             f"them with AUC {m['edges_AUC']:.4f} (efficiency {m['edges_efficiency']:.3f}, purity "
+             f"{m['edges_purity']:.3f} at the threshold {m['threshold']:g}, chosen on the validation events). "
+             "Tracks of particles with pT > 1 GeV and |η| < 2.5:", ""]
     lines += _table(["method", "efficiency", "fake rate", "duplicate rate", "TrackML score"],
                     [[name, m[f"{key}_efficiency"], m[f"{key}_fake_rate"], m[f"{key}_duplicate_rate"],
                       m[f"{key}_TrackML_score"]] for name, key in (("interaction network", "network"),
@@ -224,7 +226,8 @@ def _tracking(m: dict) -> list[str]:
     slope = "slope_milliseconds_per_interaction"
     return lines + [f"Time per event against mean pileup, straight-line slopes: the network's chain "
                     f"{m[f'{slope}_network_chain_s']:.2f} ms per interaction (graph construction "
-                    f"{m[f'{slope}_graph_s']:.2f}, network {m[f'{slope}_network_s']:.2f}), triplet seeding "
+                    f"{m[f'{slope}_graph_s']:.2f}, triplet filter {m[f'{slope}_filter_s']:.2f}, network "
+                    f"{m[f'{slope}_network_s']:.2f}), triplet seeding "
                     f"{m[f'{slope}_baseline_s']:.2f}.", ""]
 
 

@@ -124,14 +124,14 @@ def segment_efficiency(graph: HitGraph, event: TrackingEvent, particle_mask=None
 
 def padded(graphs: list[HitGraph]) -> dict[str, np.ndarray]:
     """Graphs of different sizes as equal-sized arrays with masks, the inputs of ``models.tracking``:
-    nodes (batch, max_nodes, 3), senders and receivers (batch, max_edges) int32, edges (batch, max_edges, 4),
+    nodes (batch, max_nodes, 3), senders and receivers (batch, max_edges) int32, edges (batch, max_edges, features),
     edge_mask (batch, max_edges) float32, truth (batch, max_edges) float32."""
     n_nodes = max(len(g.nodes) for g in graphs)
     n_edges = max(max(g.n_edges for g in graphs), 1)
     out = {"nodes": np.zeros((len(graphs), n_nodes, 3), np.float32),
            "senders": np.zeros((len(graphs), n_edges), np.int32),
            "receivers": np.zeros((len(graphs), n_edges), np.int32),
-           "edges": np.zeros((len(graphs), n_edges, 4), np.float32),
+           "edges": np.zeros((len(graphs), n_edges, graphs[0].edges.shape[1]), np.float32),
            "edge_mask": np.zeros((len(graphs), n_edges), np.float32),
            "truth": np.zeros((len(graphs), n_edges), np.float32)}
     for i, g in enumerate(graphs):
@@ -141,3 +141,95 @@ def padded(graphs: list[HitGraph]) -> dict[str, np.ndarray]:
             out[key][i, : g.n_edges] = value
         out["edge_mask"][i, : g.n_edges] = 1
     return out
+
+
+# --- the triplet filter: a module map at the level of layers -------------------------------------------------------
+
+@dataclass(frozen=True)
+class TripletMap:
+    """How much a true track bends between two segments that meet at a hit, per triplet of layers (inner, middle,
+    outer): the largest change of azimuth slope (rad per mm of radius) and of cot(theta) seen among the tracks of
+    training events (``learn_triplet_map``). GNN4ITk's module map (arXiv:2103.06995) keeps such limits per triplet
+    of detector modules; with ten barrel layers, triplets of layers are enough."""
+
+    max_dslope: dict  # {(inner, middle, outer): rad / mm}
+    max_dcot: dict  # {(inner, middle, outer): change of dz / dr}
+    pt_min: float  # GeV: the particles the limits were taken from
+    quantile: float
+
+    def limits(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The two limits for triplet keys (100 inner + 10 middle + outer); 0 for triplets never seen."""
+        dslope, dcot = np.zeros(1000), np.zeros(1000)
+        for (a, b, c), value in self.max_dslope.items():
+            dslope[100 * a + 10 * b + c], dcot[100 * a + 10 * b + c] = value, self.max_dcot[(a, b, c)]
+        return dslope[keys], dcot[keys]
+
+
+def edge_pairs(graph: HitGraph, n_hits: int, slope: np.ndarray | None = None, window: float = np.inf):
+    """Every pair of edges that meet at a hit, the first entering it and the second leaving it, (n_pairs,) each;
+    with the edges' azimuth ``slope`` (n_edges,), only pairs whose slopes differ by at most ``window``: at
+    pileup 200 that is ~5 million pairs of 1.5 million edges instead of ~30 million."""
+    slope = np.zeros(graph.n_edges) if slope is None else slope
+    scale = 2 * (np.abs(slope).max(initial=0) + min(window, 1e9)) + 1e-12  # slopes as fractions below 1
+    out_key = graph.senders + (slope + scale / 2) / scale  # one sorted number: the hit, then the slope
+    out_of = np.argsort(out_key, kind="stable")
+    in_key = graph.receivers + (slope + scale / 2) / scale
+    half = min(window, 1e9) / scale
+    into = np.argsort(in_key, kind="stable")  # searching in order is several times faster
+    low = np.searchsorted(out_key[out_of], np.maximum(in_key - half, graph.receivers)[into], side="left")
+    high = np.searchsorted(out_key[out_of], np.minimum(in_key + half, graph.receivers + 1)[into], side="right")
+    counts = np.maximum(high - low, 0)
+    first = np.repeat(into, counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return first, out_of[np.repeat(low, counts) + offsets]
+
+
+def _bends(event: TrackingEvent, graph: HitGraph, window: float = np.inf):
+    """For the pairs of edges meeting at a hit (``edge_pairs``) whose azimuth slopes differ by at most ``window``
+    rad/mm: the pairs, their layer-triplet keys and the changes of azimuth slope and of cot(theta)."""
+    r, z = event.r, event.z
+    dr = r[graph.receivers] - r[graph.senders]
+    slope = _wrap(event.phi[graph.receivers] - event.phi[graph.senders]) / dr
+    first, second = edge_pairs(graph, len(event), slope, window)
+    cot = (z[graph.receivers] - z[graph.senders]) / dr
+    inner, outer = (event.layer[hits].astype(np.int16) for hits in (graph.senders, graph.receivers))
+    keys = (100 * inner + 10 * outer)[first] + outer[second]
+    return first, second, keys, np.abs(slope[second] - slope[first]), np.abs(cot[second] - cot[first])
+
+
+def learn_triplet_map(events: list, graphs: list, *, pt_min: float = 0.9, quantile: float = 0.995,
+                      margin: float = 1.1, min_count: int = 20) -> TripletMap:
+    """The ``TripletMap`` of training events: per layer triplet, ``margin`` times the ``quantile`` of the bends
+    of true tracks with pT above ``pt_min`` GeV (triplets seen fewer than ``min_count`` times are left out)."""
+    keys, dslope, dcot = [], [], []
+    for event, graph in zip(events, graphs):
+        rows = event.hit_particle_index()
+        pt = np.where(rows >= 0, event.particle_pt()[rows.clip(0)], 0.0)
+        true = graph.truth & (pt[graph.senders] > pt_min)  # pairs of true edges meet only at their own hits
+        _, _, key, ds, dc = _bends(event, HitGraph(graph.nodes, graph.senders[true], graph.receivers[true],
+                                                   graph.edges[true], graph.truth[true]))
+        keys.append(key), dslope.append(ds), dcot.append(dc)
+    keys, dslope, dcot = np.concatenate(keys), np.concatenate(dslope), np.concatenate(dcot)
+    limits = {}
+    for key in np.unique(keys):
+        chosen = keys == key
+        if chosen.sum() >= min_count:
+            triplet = (int(key // 100), int(key // 10 % 10), int(key % 10))
+            limits[triplet] = tuple(margin * np.quantile(v[chosen], quantile) for v in (dslope, dcot))
+    return TripletMap({k: v[0] for k, v in limits.items()}, {k: v[1] for k, v in limits.items()}, pt_min, quantile)
+
+
+def triplet_filtered(event: TrackingEvent, graph: HitGraph, triplet_map: TripletMap) -> HitGraph:
+    """The graph's edges that form at least one triplet within ``triplet_map``'s limits with an edge at either
+    of their hits, each with two more features: its best triplet's bend inwards and outwards as a fraction of
+    the limits (0 straight, 1 at the limit, 2 for none), so edge features (n_edges, 6)."""
+    first, second, key, dslope, dcot = _bends(event, graph, max(triplet_map.max_dslope.values(), default=0.0))
+    max_dslope, max_dcot = triplet_map.limits(key)
+    bend = np.maximum(dslope / np.maximum(max_dslope, 1e-12), dcot / np.maximum(max_dcot, 1e-12))
+    bend = np.where(max_dslope > 0, np.minimum(bend, 2.0), 2.0)
+    inwards, outwards = np.full(graph.n_edges, 2.0), np.full(graph.n_edges, 2.0)
+    np.minimum.at(inwards, second, bend)  # the edge leaves the middle hit: its partner lies inwards
+    np.minimum.at(outwards, first, bend)
+    keep = np.minimum(inwards, outwards) <= 1
+    edges = np.column_stack([graph.edges, inwards, outwards])[keep].astype(np.float32)
+    return HitGraph(graph.nodes, graph.senders[keep], graph.receivers[keep], edges, graph.truth[keep])

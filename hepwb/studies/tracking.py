@@ -198,31 +198,37 @@ def edge_scores(model, graphs: list) -> list[np.ndarray]:
             for g in graphs]
 
 
-def network_tracks(model, event: TrackingEvent, *, threshold: float = 0.5,
+def network_tracks(model, event: TrackingEvent, triplet_map: track_graphs.TripletMap, *, threshold: float = 0.5,
                    cuts: track_graphs.GraphCuts = track_graphs.DEFAULT_CUTS) -> tuple[np.ndarray, dict, int]:
-    """The graph network's whole chain on one event: graph, edge scores, tracks. Returns the track labels, the
-    seconds each step took (``graph``, ``network``, ``building``) and the graph's number of edges."""
+    """The graph network's whole chain on one event: graph, triplet filter, edge scores, tracks. Returns the
+    track labels, the seconds each step took (``graph``, ``filter``, ``network``, ``building``) and the number of
+    edges the network scored."""
     graph, t_graph = timed(track_graphs.build_graph, event, cuts)
+    graph, t_filter = timed(track_graphs.triplet_filtered, event, graph, triplet_map)
     (scores,), t_network = timed(edge_scores, model, [graph])
     labels, t_building = timed(build_tracks, len(event), graph.senders, graph.receivers, scores, layer=event.layer,
                                threshold=threshold)
-    return labels, {"graph": t_graph, "network": t_network, "building": t_building}, graph.n_edges
+    return labels, {"graph": t_graph, "filter": t_filter, "network": t_network, "building": t_building}, graph.n_edges
 
 
-def pileup_timing(model, pileups, *, events: int = 3, threshold: float = 0.5, seed: int = 1):
+TIMED_STEPS = ("graph", "filter", "network", "building")
+
+
+def pileup_timing(model, triplet_map: track_graphs.TripletMap, pileups, *, events: int = 3, threshold: float = 0.5,
+                  seed: int = 1):
     """Seconds per event of the network's chain and of the classical baseline at each mean pileup of ``pileups``
-    (``events`` fresh tt-bar events each), with the hits and edges per event: a pandas DataFrame, one row per
-    pileup."""
+    (``events`` fresh tt-bar events each), with the hits and scored edges per event: a pandas DataFrame, one row
+    per pileup."""
     rows = []
     for mu in pileups:
         generated = from_generated(make_tracks_chunk(events, seed, 1000 + int(mu), "ttbar",
                                                      options={"pileup_mu": float(mu)})["events"])
-        network_tracks(model, generated[0], threshold=threshold)  # the first call builds TensorFlow's graph
-        _, chain, edges = zip(*(network_tracks(model, event, threshold=threshold) for event in generated))
+        network_tracks(model, generated[0], triplet_map, threshold=threshold)  # the first call builds TF's graph
+        _, chain, edges = zip(*(network_tracks(model, event, triplet_map, threshold=threshold) for event in generated))
         baseline = [timed(seeded_tracks, event)[1] for event in generated]
         rows.append({"pileup": mu, "hits": np.mean([len(e) for e in generated]),
                      "edges": np.mean(edges),
-                     **{f"{step}_s": np.mean([c[step] for c in chain]) for step in ("graph", "network", "building")},
+                     **{f"{step}_s": np.mean([c[step] for c in chain]) for step in TIMED_STEPS},
                      "network_chain_s": np.mean([sum(c.values()) for c in chain]),
                      "baseline_s": np.mean(baseline)})
     return pd.DataFrame(rows)
@@ -244,3 +250,17 @@ def evaluate(events: list, labels: list) -> Evaluation:
     particles, tracks = (pd.concat(part, ignore_index=True) for part in zip(*parts))
     score = float(np.mean([track_metrics.trackml_score(event, lab) for event, lab in zip(events, labels)]))
     return Evaluation(particles, tracks, {**track_metrics.summary(particles, tracks), "TrackML score": score})
+
+
+def working_point(events: list, graphs: list, scores: list, thresholds, *, max_fake_rate: float = 0.05):
+    """Track efficiency and fake rate of the walk at each of ``thresholds`` on some events (the validation
+    events: a working point chosen on the test events would flatter it), and the lowest threshold whose fake
+    rate stays within ``max_fake_rate`` (the highest threshold if none does). Returns (table, threshold)."""
+    rows = []
+    for threshold in thresholds:
+        labels = [build_tracks(len(e), g.senders, g.receivers, s, layer=e.layer, threshold=threshold)
+                  for e, g, s in zip(events, graphs, scores)]
+        rows.append({"threshold": threshold, **evaluate(events, labels).summary})
+    table = pd.DataFrame(rows).set_index("threshold")
+    passing = table.index[table["fake_rate"] <= max_fake_rate]
+    return table, float(passing.min() if len(passing) else table.index.max())
