@@ -157,6 +157,14 @@ class TripletMap:
     pt_min: float  # GeV: the particles the limits were taken from
     quantile: float
 
+    def window_by_middle_layer(self, n_layers: int = 10) -> np.ndarray:
+        """The largest azimuth-slope change of any triplet around each layer (n_layers,): no pair of edges that
+        meet on that layer and bend more can pass."""
+        window = np.zeros(n_layers)
+        for (_, middle, _), value in self.max_dslope.items():
+            window[middle] = max(window[middle], value)
+        return window
+
     def limits(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The two limits for triplet keys (100 inner + 10 middle + outer); 0 for triplets never seen."""
         dslope, dcot = np.zeros(1000), np.zeros(1000)
@@ -165,16 +173,18 @@ class TripletMap:
         return dslope[keys], dcot[keys]
 
 
-def edge_pairs(graph: HitGraph, n_hits: int, slope: np.ndarray | None = None, window: float = np.inf):
+def edge_pairs(graph: HitGraph, n_hits: int, slope: np.ndarray | None = None, window=np.inf):
     """Every pair of edges that meet at a hit, the first entering it and the second leaving it, (n_pairs,) each;
-    with the edges' azimuth ``slope`` (n_edges,), only pairs whose slopes differ by at most ``window``: at
-    pileup 200 that is ~5 million pairs of 1.5 million edges instead of ~30 million."""
+    with the edges' azimuth ``slope`` (n_edges,), only pairs whose slopes differ by at most ``window`` (a number
+    or one per edge, for the pairs it enters): at pileup 200, ~3 million pairs of 1.5 million edges instead of
+    ~30 million."""
     slope = np.zeros(graph.n_edges) if slope is None else slope
-    scale = 2 * (np.abs(slope).max(initial=0) + min(window, 1e9)) + 1e-12  # slopes as fractions below 1
+    window = np.minimum(window, 1e9)
+    scale = 2 * (np.abs(slope).max(initial=0) + np.max(window, initial=0)) + 1e-12  # slopes as fractions below 1
     out_key = graph.senders + (slope + scale / 2) / scale  # one sorted number: the hit, then the slope
     out_of = np.argsort(out_key, kind="stable")
     in_key = graph.receivers + (slope + scale / 2) / scale
-    half = min(window, 1e9) / scale
+    half = window / scale
     into = np.argsort(in_key, kind="stable")  # searching in order is several times faster
     low = np.searchsorted(out_key[out_of], np.maximum(in_key - half, graph.receivers)[into], side="left")
     high = np.searchsorted(out_key[out_of], np.minimum(in_key + half, graph.receivers + 1)[into], side="right")
@@ -184,12 +194,14 @@ def edge_pairs(graph: HitGraph, n_hits: int, slope: np.ndarray | None = None, wi
     return first, out_of[np.repeat(low, counts) + offsets]
 
 
-def _bends(event: TrackingEvent, graph: HitGraph, window: float = np.inf):
-    """For the pairs of edges meeting at a hit (``edge_pairs``) whose azimuth slopes differ by at most ``window``
-    rad/mm: the pairs, their layer-triplet keys and the changes of azimuth slope and of cot(theta)."""
+def _bends(event: TrackingEvent, graph: HitGraph, window_by_layer: np.ndarray | None = None):
+    """For the pairs of edges meeting at a hit (``edge_pairs``) whose azimuth slopes differ by at most
+    ``window_by_layer`` [the hit's layer] rad/mm (all pairs without it): the pairs, their layer-triplet keys and
+    the changes of azimuth slope and of cot(theta)."""
     r, z = event.r, event.z
     dr = r[graph.receivers] - r[graph.senders]
     slope = _wrap(event.phi[graph.receivers] - event.phi[graph.senders]) / dr
+    window = np.inf if window_by_layer is None else window_by_layer[event.layer[graph.receivers]]
     first, second = edge_pairs(graph, len(event), slope, window)
     cot = (z[graph.receivers] - z[graph.senders]) / dr
     inner, outer = (event.layer[hits].astype(np.int16) for hits in (graph.senders, graph.receivers))
@@ -223,7 +235,7 @@ def triplet_filtered(event: TrackingEvent, graph: HitGraph, triplet_map: Triplet
     """The graph's edges that form at least one triplet within ``triplet_map``'s limits with an edge at either
     of their hits, each with two more features: its best triplet's bend inwards and outwards as a fraction of
     the limits (0 straight, 1 at the limit, 2 for none), so edge features (n_edges, 6)."""
-    first, second, key, dslope, dcot = _bends(event, graph, max(triplet_map.max_dslope.values(), default=0.0))
+    first, second, key, dslope, dcot = _bends(event, graph, triplet_map.window_by_middle_layer())
     max_dslope, max_dcot = triplet_map.limits(key)
     bend = np.maximum(dslope / np.maximum(max_dslope, 1e-12), dcot / np.maximum(max_dcot, 1e-12))
     bend = np.where(max_dslope > 0, np.minimum(bend, 2.0), 2.0)
