@@ -33,4 +33,5 @@ CLOCK_PERIOD_NS = 1e3 / FPGA_CLOCK_MHZ
 
 # ---- the committed datasets -------------------------------------------------------------------
 #: events (jets for jets and l1_jets) that ``hepwb generate NAME`` makes without --events: the committed sizes
-SCHOOL_EVENTS = {"jets": 50_000, "zmumu": 50_000, "l1_events": 40_000, "l1_jets": 150_000, "tracks": 100}
+SCHOOL_EVENTS = {"jets": 50_000, "zmumu": 50_000, "l1_events": 40_000, "l1_jets": 150_000, "tracks": 100,
+                 "showers": 10_000}

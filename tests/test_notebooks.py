@@ -96,7 +96,8 @@ def test_root_data_stops_in_its_parameter_check_below_the_entries_its_fits_need(
 FEWEST = {"01_jet_tagging": {"max_jets": 3000}, "02_gan_fastsim": {"max_events": 5000},
           "03_anomaly_detection": {"max_events": 8000, "fault_events": 40, "jets_per_class": 300},
           "04_trigger_fpga": {"max_jets": 2000}, "05_tagger_robustness": {"max_jets": 3000},
-          "06_trigger_regression": {"max_jets": 10000}, "07_tracking_gnn": {"max_events": 10}}
+          "06_trigger_regression": {"max_jets": 10000}, "07_tracking_gnn": {"max_events": 10},
+          "08_calorimeter_showers": {"max_showers": 1000}}
 
 
 def test_the_smoke_presets_run_at_the_fewest_each_check_allows():
@@ -240,3 +241,24 @@ def test_trigger_regression_smoke_run_calibrates_and_agrees_in_firmware(smoke_ru
     assert metrics["best_resolution_gain_vs_lut"] > 0  # even 20 trees or 3 epochs see the ECAL/HCAL split
     assert metrics["pt95_LUT"] > 100  # the turn-on of a 100 GeV threshold is 95 % efficient above it
     assert (folder / "hls4ml_regressor" / "firmware").is_dir() and (folder / "conifer_bdt" / "firmware").is_dir()
+
+
+def test_showers_smoke_run_checks_the_physics_and_scores_both_generators_against_the_floor(smoke_run):
+    metrics = smoke_run("08_calorimeter_showers")[0]["metrics"]
+    for energy in ("2GeV", "8GeV"):  # ten showers each: the PDG's numbers within the noise of so few
+        assert abs(metrics[f"physics_{energy}_t_max_ratio"] - 1) < 0.25
+        assert metrics[f"physics_{energy}_moliere_containment"] > 0.85
+    assert 0.01 < metrics["resolution_stochastic"] < 0.3
+    for model in ("flow", "vae"):  # 200 test showers: the AUCs are noisy, but they are AUCs
+        assert 0.0 <= metrics[f"auc_high_{model}"] <= 1.0 and 0.0 <= metrics[f"auc_voxels_{model}"] <= 1.0
+        assert metrics[f"fpd_{model}"] > metrics["fpd_simulated_floor"]  # two epochs do not reach the floor
+        assert metrics[f"speed_up_{model}"] > 10  # measured in the run, on one core
+
+
+def test_showers_refuses_an_unknown_model_before_simulating(tmp_path):
+    result = batch.run_notebook(batch.NOTEBOOK_DIR / "08_calorimeter_showers.ipynb", preset="smoke", out_dir=tmp_path,
+                                parameters={"models": ["flow", "gan"]})
+    assert result["status"] == "failed"
+    assert "models must be a non-empty list of distinct names from ('flow', 'vae'), got ['flow', 'gan']" \
+        in result["error"]
+    assert not (tmp_path / "08_calorimeter_showers" / "metrics.json").exists()

@@ -204,7 +204,7 @@ class EventFlow(EventGenerator):
 
     def __init__(self, transform, *, n_layers: int = 6, hidden=(64, 64), bins: int = 4, bound: float = 6.0,
                  n_conditions: int = 0, learning_rate: float = 1e-3, final_learning_rate: float = 0.05,
-                 circle_spread: float = 0.2, ema_decay: float | None = 0.999, seed: int = 1):
+                 circle_spread: float = 0.2, ema_decay: float | None = 0.999, jit_compile: bool = True, seed: int = 1):
         import tensorflow as tf
         from tensorflow import keras
 
@@ -212,7 +212,7 @@ class EventFlow(EventGenerator):
         set_seed(seed)
         self.transform, self.n_conditions, self.seed = transform, n_conditions, seed
         self.learning_rate, self.final_learning_rate = learning_rate, final_learning_rate
-        self.circle_spread = circle_spread
+        self.circle_spread, self.jit_compile = circle_spread, jit_compile
         def spline_flow():  # the same seed: the same column orders
             return SplineFlow(transform.n_outputs, n_conditions, n_layers=n_layers, hidden=hidden, bins=bins,
                               bound=bound, seed=seed)
@@ -234,7 +234,7 @@ class EventFlow(EventGenerator):
         variables = trained.model.trainable_variables
         conditional, decay, steps = self.n_conditions > 0, self.ema_decay, self._steps_taken
 
-        @tf.function(jit_compile=True)
+        @tf.function(jit_compile=self.jit_compile)
         def train_step(x, c):
             with tf.GradientTape() as tape:
                 loss = -tf.reduce_mean(trained.log_prob(x, c if conditional else None))

@@ -4,9 +4,9 @@
 ``core``: the mplhep style and label, histograms of arrays (``hist.Hist``), overlays, comparisons with a
 ratio panel, ROOT histograms, scatter, bars and training curves; then the figures of ``classification``,
 ``generative`` models, ``anomaly`` detection, tagger ``robustness``, energy ``regression``, parameter
-``scan``s and ``tracking``. Every function that draws returns its ``matplotlib.figure.Figure`` (axes:
-``fig.axes``); the figures are not tied to pyplot, so a notebook shows one by ending the cell with it or by
-``display(fig)``.
+``scan``s, ``tracking`` and calorimeter ``showers``. Every function that draws returns its
+``matplotlib.figure.Figure`` (axes: ``fig.axes``); the figures are not tied to pyplot, so a notebook shows
+one by ending the cell with it or by ``display(fig)``.
 """
 
 from matplotlib.figure import Figure  # what every drawing function returns
@@ -70,6 +70,13 @@ from hepwb.plotting.robustness import (
 from hepwb.plotting.scan import (
     scan_figure,
 )
+from hepwb.plotting.showers import (
+    auc_figure,
+    longitudinal_figure,
+    resolution_figure,
+    shower_3d,
+    shower_layers,
+)
 from hepwb.plotting.tracking import (
     edge_score_figure,
     event_display,
@@ -88,6 +95,7 @@ __all__ = [
     "STYLE",
     "anomaly_roc_figure",
     "anomaly_score_figure",
+    "auc_figure",
     "auto_range",
     "bars_figure",
     "bit_scan_figure",
@@ -108,6 +116,7 @@ __all__ = [
     "histogram",
     "image_grid",
     "label",
+    "longitudinal_figure",
     "new_figure",
     "overlay_panels",
     "plot_hists",
@@ -117,6 +126,7 @@ __all__ = [
     "rate_figure",
     "rates_figure",
     "reliability_figure",
+    "resolution_figure",
     "roc_figure",
     "scale_resolution_figure",
     "scan_figure",
@@ -124,6 +134,8 @@ __all__ = [
     "score_figure",
     "set_style",
     "shift_figure",
+    "shower_3d",
+    "shower_layers",
     "tail_pulls_figure",
     "timing_figure",
     "to_flat_numpy",

@@ -16,7 +16,9 @@ from importlib import metadata
 from pathlib import Path
 
 from hepwb import __version__, data
+from hepwb.data.calochallenge import ShowerWriter
 from hepwb.sim import detector
+from hepwb.sim.cascade import SHOWER_READOUT
 from hepwb.sim.recipes import RECIPES
 
 
@@ -64,7 +66,8 @@ def default_output(name: str, events: int, seed: int, format: str = "ttree", opt
     """Where a non-school-size dataset goes: the git-ignored cache (``-rntuple`` marks an RNTuple,
     ``-pileup200`` a changed mean pileup)."""
     pileup = f"-pileup{options['pileup_mu']:g}" if options and "pileup_mu" in options else ""
-    return data.CACHE_DIR / f"{name}-{events}-seed{seed}{pileup}{'-rntuple' if format == 'rntuple' else ''}.root"
+    suffix = ".hdf5" if _recipe(name).file_format == "calochallenge" else ".root"
+    return data.CACHE_DIR / f"{name}-{events}-seed{seed}{pileup}{'-rntuple' if format == 'rntuple' else ''}{suffix}"
 
 
 def checked_options(name: str, options: dict | None) -> dict:
@@ -119,15 +122,20 @@ def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, schedul
     if variation is not None and "variation" not in inspect.signature(recipe.make_chunk).parameters:
         raise ValueError(f"the {name} recipe takes no detector or Pythia variations (jets does)")
     options = checked_options(name, options)
+    if recipe.file_format == "calochallenge" and format != "ttree":
+        raise ValueError(f"the {name} recipe writes CaloChallenge HDF5 files, not ROOT; drop --format")
     output = Path(output) if output is not None else default_output(name, events, seed, format, options)
     data.writable_folder(output.parent)  # fail before generating, not after
     total = sum(c.n_events for c in chunks)
     started = time.time()
     n_generated = 0
-    with data.TreeWriter(output, recipe.tree, format=format, compression=compression) as writer, \
+    with _writer(recipe, output, format, compression) as writer, \
             _progress(total, f"{name} (seed {seed})", progress) as bar:
         for result in _results_in_order(name, seed, chunks, workers, scheduler, variation, options):
-            writer.extend(result["events"])
+            if recipe.file_format == "calochallenge":
+                writer.extend(result["events"]["incident_energies"], result["events"]["showers"])
+            else:
+                writer.extend(result["events"])
             n_generated += result["n_generated"]
             bar.update(len(next(iter(result["events"].values()))))
     elapsed = time.time() - started
@@ -135,6 +143,12 @@ def generate(name: str, events: int, *, seed: int = 1, workers: int = 1, schedul
                             workers if scheduler is None else None, format, variation, compression, options)
     data.update_manifest(output.parent, entry)
     return output
+
+
+def _writer(recipe, output: Path, format: str, compression: str):  # noqa: A002
+    if recipe.file_format == "calochallenge":
+        return ShowerWriter(output, SHOWER_READOUT.binning)
+    return data.TreeWriter(output, recipe.tree, format=format, compression=compression)
 
 
 def _results_in_order(name, seed, chunks, workers, scheduler, variation=None, options=None):
@@ -198,7 +212,9 @@ def _manifest_entry(recipe, output: Path, name: str, seed: int, events: int, n_g
         "file": output.name,
         "tree": recipe.tree,
         **({"format": format} if format != "ttree" else {}),
-        **({"compression": compression} if compression != "lzma" else {}),
+        **({"format": "calochallenge-hdf5", "binning": output.with_suffix(".xml").name}
+           if recipe.file_format == "calochallenge" else {}),
+        **({"compression": compression} if compression != "lzma" and recipe.file_format == "root" else {}),
         "description": recipe.description,
         "events": events,
         "events_generated": n_generated,

@@ -231,13 +231,32 @@ def _tracking(m: dict) -> list[str]:
                     f"{m[f'{slope}_baseline_s']:.2f}.", ""]
 
 
+def _showers(m: dict) -> list[str]:
+    physics = sorted({key.split("_")[1] for key in m if key.startswith("physics_")}, key=lambda e: float(e[:-3]))
+    lines = [f"{_number(m['showers'])} photon showers, {_number(m['test_showers'])} for the test. The cascade against "
+             f"the PDG: t_max / (ln(E/E_c) + 0.5) = "
+             + ", ".join(f"{m[f'physics_{e}_t_max_ratio']:.2f} at {e[:-3]} GeV" for e in physics)
+             + "; energy within one Molière radius "
+             + ", ".join(f"{m[f'physics_{e}_moliere_containment']:.3f}" for e in physics)
+             + f"; resolution {m['resolution_stochastic']:.1%}/√E ⊕ {m['resolution_constant']:.1%} (rule of thumb "
+             f"{m['resolution_rule_of_thumb_stochastic']:.1%}/√E).", ""]
+    models = [k[len("auc_high_"):] for k in m if k.startswith("auc_high_")]
+    lines += _table(["model", "AUC high-level", "AUC voxels", "FPD / floor", "KPD", "ms per shower", "speed-up"],
+                    [[model, m[f"auc_high_{model}"], m[f"auc_voxels_{model}"], m[f"fpd_over_floor_{model}"],
+                      m[f"kpd_{model}"], 1e3 * m[f"seconds_per_shower_{model}"], _number(round(m[f"speed_up_{model}"]))]
+                     for model in models])
+    return lines + [f"The cascade: {1e3 * m['seconds_per_shower_cascade']:.1f} ms per shower on one core; FPD floor "
+                    f"(simulated against simulated) {m['fpd_simulated_floor']:.2e}.", ""]
+
+
 SECTIONS = {"00_root_data": ("ROOT data", _root_data), "01_jet_tagging": ("Jet tagging", _jet_tagging),
             "02_gan_fastsim": ("Fast simulation with a GAN and a normalizing flow", _gan_fastsim),
             "03_anomaly_detection": ("Anomaly detection", _anomaly_detection),
             "04_trigger_fpga": ("The tagger in an FPGA", _trigger_fpga),
             "05_tagger_robustness": ("Tagger robustness", _robustness),
             "06_trigger_regression": ("Trigger jet-energy regression in firmware", _trigger_regression),
-            "07_tracking_gnn": ("Tracking with a graph network", _tracking)}
+            "07_tracking_gnn": ("Tracking with a graph network", _tracking),
+            "08_calorimeter_showers": ("Calorimeter showers", _showers)}
 
 
 def markdown(results: list[dict]) -> str:

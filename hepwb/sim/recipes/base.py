@@ -43,6 +43,7 @@ class Recipe:
     labels: tuple[str, ...] = field(default_factory=tuple)
     fractions: dict[str, float] | None = None  # sample -> share of the events (None: equal shares)
     detector_description: dict | None = None  # the manifest's "detector" when not the calorimeter detector's
+    file_format: str = "root"  # "root" (a TTree or RNTuple) or "calochallenge" (HDF5 + binning XML)
 
 
 @dataclass(frozen=True)
