@@ -144,10 +144,11 @@ def test_separation_power_is_zero_for_one_shape_and_one_for_disjoint_ones():
 def test_the_dnn_classifier_test_tells_shifted_samples_apart_and_not_equal_ones():
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=(2000, 6)), rng.normal(size=(2000, 6))
-    kwargs = dict(hidden=(32, 32), epochs=20, seed=1)
+    kwargs = dict(hidden=(32, 32), epochs=30, learning_rate=1e-3, seed=1)
     assert shower_metrics.dnn_two_sample_test(a, b, **kwargs)["auc"] < 0.56
     shifted = shower_metrics.dnn_two_sample_test(a, b + np.array([1.0, 0, 0, 0, 0, 0]), **kwargs)
-    assert shifted["auc"] > 0.7 and shifted["jsd"] > 0.1 and 0 < shifted["auc_error"] < 0.05
+    # a 1-sigma shift of one of six features: the best possible AUC is Phi(1/sqrt(2)) = 0.76
+    assert shifted["auc"] > 0.68 and shifted["jsd"] > 0.05 and 0 < shifted["auc_error"] < 0.05
 
 
 def test_the_transform_round_trips_showers_within_its_noise():
@@ -169,10 +170,10 @@ def test_a_generator_learns_the_deposited_energy_of_the_committed_showers(kind):
     from hepwb.models import showers as shower_models
     from hepwb.samples import showers, split
 
-    train, validation, test = split(showers.load("showers", max_showers=2000), (0.6, 0.2, 0.2), seed=1)
+    train, validation, test = split(showers.load("showers", max_showers=3000), (0.6, 0.2, 0.2), seed=1)
     transform = showers.ShowerTransform(train.binning).fit(train)
     model = shower_models.build(kind, transform, seed=1)
-    model.fit(train, validation, epochs=8, progress=False)
+    model.fit(train, validation, epochs=15, batch_size=128, progress=False)
     generated = model.generate(test.energies, seed=3)
     assert generated.shape == test.showers.shape and generated.min() >= 0
     ratio = generated.sum(axis=1) / test.energies
@@ -191,3 +192,17 @@ def test_the_showers_recipe_repeats_a_chunk_with_its_seed():
     assert np.array_equal(first["showers"], again["showers"]) and first["incident_energies"].shape == (3, 1)
     assert not np.array_equal(first["incident_energies"], other["incident_energies"])
     assert 1000 <= first["incident_energies"].min() and first["incident_energies"].max() <= 100_000
+
+
+def test_the_committed_showers_match_their_manifest_and_the_data_budget():
+    from hepwb import data
+
+    entry = data.load_manifest()["showers"]
+    path = data.DATA_DIR / entry["file"]
+    assert data.sha256(path) == entry["sha256"] and entry["binning"] == "showers.xml"
+    energies, showers, binning = read_showers(path)
+    assert len(energies) == entry["events"] == 10_000 and binning == cascade.SHOWER_READOUT.binning
+    assert 1000 <= energies.min() and energies.max() <= 100_000 and showers.min() >= 0
+    assert 0.17 < np.median(showers.sum(axis=1) / energies) < 0.19  # the sampling fraction, less the threshold
+    committed = sum(p.stat().st_size for p in data.DATA_DIR.rglob("*") if p.is_file() and "cache" not in p.parts)
+    assert committed < 100 * 1024**2

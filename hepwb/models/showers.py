@@ -90,7 +90,9 @@ class ShowerVAE:
     """A conditional variational autoencoder of the concatenated tables [layers, voxel shares] (n, L + V).
 
     ``latent``: size of the latent space; ``hidden``: the encoder's layers (the decoder's are reversed);
-    ``beta``: weight of the KL term against the mean squared error per column.
+    ``beta``: weight of the KL term against the mean squared error per column. The five layer columns weigh as
+    much in the error as the 178 shares together: with equal weights the decoder left the layer energies, which
+    set the deposited energy, 13 % low (15 epochs on 1 800 showers).
     """
 
     label = "CaloVAE-style VAE"
@@ -127,6 +129,10 @@ class ShowerVAE:
         val_x = ((self._table(validation, seed=1) - self.column_mean) / self.column_std).astype(np.float32)
         c, val_c = conditions(train.energies), conditions(validation.energies)
         encoder, decoder, latent, beta = self.encoder, self.decoder, self.latent, self.beta
+        n_layers = self.n_columns - self.transform.binning.n_voxels
+        weights = np.concatenate([np.full(n_layers, (self.n_columns - n_layers) / n_layers),
+                                  np.ones(self.n_columns - n_layers)])
+        weights = tf.constant(weights / weights.mean(), tf.float32)
         variables = encoder.trainable_variables + decoder.trainable_variables
 
         def loss_of(xb, cb, training_noise):
@@ -134,7 +140,7 @@ class ShowerVAE:
             mean, log_var = moments[:, :latent], tf.clip_by_value(moments[:, latent:], -10.0, 10.0)
             z = mean + tf.exp(0.5 * log_var) * training_noise
             reconstruction = decoder(tf.concat([z, cb], axis=1))
-            mse = tf.reduce_mean(tf.square(reconstruction - xb))
+            mse = tf.reduce_mean(weights * tf.square(reconstruction - xb))
             kl = -0.5 * tf.reduce_mean(tf.reduce_sum(1 + log_var - mean**2 - tf.exp(log_var), axis=1))
             return mse + beta * kl / self.n_columns, reconstruction
 

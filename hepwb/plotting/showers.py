@@ -84,7 +84,7 @@ def resolution_figure(rows, fit: dict) -> Figure:
     ax.plot(energy, [100 * r["resolution"] for r in rows], "o", color="k", label="cascade")
     fine = np.geomspace(energy.min() * 0.8, energy.max() * 1.25, 100)
     ax.plot(fine, 100 * np.hypot(fit["stochastic"] / np.sqrt(fine), fit["constant"]), color="C0",
-            label=f"fit: {100 * fit['stochastic']:.1f} %/√E ⊕ {100 * fit['constant']:.1f} %")
+            label=f"fit: {100 * fit['stochastic']:.1f} %/√E $\\oplus$ {100 * fit['constant']:.1f} %")
     ax.plot(fine, 100 * fit["rule_of_thumb_stochastic"] / np.sqrt(fine), color="C1", ls="--",
             label=f"rule of thumb: {100 * fit['rule_of_thumb_stochastic']:.1f} %/√E")
     ax.set(xscale="log", xlabel="photon energy [GeV]", ylabel=r"$\sigma_E / E$ [%]")

@@ -9,8 +9,6 @@ The cascade is ``hepwb.sim.cascade``'s; the features and tests ``hepwb.metrics.s
 
 from __future__ import annotations
 
-import contextlib
-import os
 import warnings
 
 import numpy as np
@@ -81,6 +79,8 @@ def physics_checks(energies_MeV=(2_000, 8_000, 32_000), *, showers: int = 40, pa
         rows.append({"energy_GeV": energy / 1000, "t_max_X0": fit["t_max"], "pdg_t_max_X0": expected,
                      "t_max_ratio": fit["t_max"] / expected, "pdg_t95_X0": pdg_t95(energy, particle, calorimeter),
                      "moliere_containment": float(np.mean(deposits.within_moliere / active)),
+                     "moliere_containment_with_absorber": float(np.mean(
+                         deposits.within_moliere_total / np.maximum(deposits.active + deposits.absorber, 1e-12))),
                      "sampling_fraction": float(sampling.mean()),
                      "e_over_mip": float(sampling.mean() / calorimeter.mip_sampling_fraction),
                      "resolution": float(deposits.active.std() / max(deposits.active.mean(), 1e-12)),
@@ -135,30 +135,6 @@ def fit_resolution(rows, calorimeter=cascade.DEFAULT_CALORIMETER) -> dict:
         a = b = float("nan")
     rule = 0.027 * np.sqrt(calorimeter.active_mm / calorimeter.mip_sampling_fraction)
     return {"stochastic": float(a), "constant": float(b), "rule_of_thumb_stochastic": float(rule)}
-
-
-@contextlib.contextmanager
-def one_core():
-    """Run the block with every thread of this process on one CPU (Linux: each thread's affinity, TensorFlow's
-    pools included), so that times are "per shower on one core"; elsewhere the block runs unpinned and
-    ``pinned`` says so."""
-    state = {"pinned": False}
-    if not hasattr(os, "sched_setaffinity"):
-        yield state
-        return
-    before = os.sched_getaffinity(0)
-    core = {min(before)}
-    threads = [int(t) for t in os.listdir("/proc/self/task")]
-    for tid in threads:
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(tid, core)
-    state["pinned"] = True
-    try:
-        yield state
-    finally:
-        for tid in [int(t) for t in os.listdir("/proc/self/task")]:
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(tid, before)
 
 
 def cascade_seconds_per_shower(energies, *, seed: int = 9) -> float:
