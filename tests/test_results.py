@@ -82,7 +82,7 @@ def test_readme_times_and_memory_are_those_of_the_committed_binder_check():
         quoted = f"| {_minutes(r['wall_seconds'])} ({r['cpu_seconds']:.0f} s), {r['peak_tree_rss_gb']:.1f} GB |"
         assert rows[r["notebook"]].endswith(quoted), (r["notebook"], quoted)
         assert r["status"] == "ok"  # within Binder's 4 minutes and 2 GB, as README says
-    assert f"one `make binder-check` run of all eight notebooks on {check['date']}" in README.read_text()
+    assert f"one `make binder-check` run of all nine notebooks on {check['date']}" in README.read_text()
 
 
 def test_readme_latency_is_the_full_run_s():
