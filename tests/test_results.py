@@ -81,7 +81,9 @@ def test_readme_times_and_memory_are_those_of_the_committed_binder_check():
     for r in check["notebooks"]:
         quoted = f"| {_minutes(r['wall_seconds'])} ({r['cpu_seconds']:.0f} s), {r['peak_tree_rss_gb']:.1f} GB |"
         assert rows[r["notebook"]].endswith(quoted), (r["notebook"], quoted)
-        assert r["status"] == "ok"  # within Binder's 4 minutes and 2 GB, as README says
+        assert r["peak_tree_rss_gb"] < 2.0  # within Binder's 2 GB, as README says
+        if r["status"] != "ok":  # over the 4 minutes: README must say so where it promises the budget
+            assert f"but `{r['notebook']}` within 4 minutes" in README.read_text(), r["notebook"]
     assert f"one `make binder-check` run of all nine notebooks on {check['date']}" in README.read_text()
 
 
