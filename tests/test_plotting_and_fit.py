@@ -70,6 +70,12 @@ def _drawing_calls():
     gan_history = {"epoch": [1, 2], "generator_loss": [1.0, 0.9], "discriminator_loss": [0.7, 0.6],
                    "mass_loss": [5.0, 3.0]}
     hpx = data.open(data.real_file("uproot-hepdata-example.root"))["hpx"]
+    from hepwb.sim.cascade import SHOWER_READOUT
+    from hepwb.studies import showers as shower_study
+
+    binning = SHOWER_READOUT.binning
+    shower = rng.exponential(5.0, binning.n_voxels) * (rng.random(binning.n_voxels) < 0.5)
+    checks = shower_study.physics_checks((2000, 8000), showers=3, seed=1)
     true_pt = rng.uniform(20, 600, 400)
     event = tracks.load("tracks", max_events=1)[0]
     graph = track_graphs.build_graph(event)
@@ -131,6 +137,13 @@ def _drawing_calls():
             {"baseline_s": 0.5}),
         "working_point_figure": lambda: plotting.working_point_figure(pd.DataFrame(
             {"efficiency": [0.99, 0.97], "fake_rate": [0.08, 0.03]}, index=[0.5, 0.7]), 0.7),
+        "shower_layers": lambda: plotting.shower_layers(binning, shower),
+        "shower_3d": lambda: plotting.shower_3d(binning, shower, [0.6, 3.1, 8.4, 15.8, 22.1]),
+        "longitudinal_figure": lambda: plotting.longitudinal_figure(checks),
+        "resolution_figure": lambda: plotting.resolution_figure(checks["rows"], checks["resolution_fit"]),
+        "auc_figure": lambda: plotting.auc_figure(pd.DataFrame(
+            {"model": ["flow", "flow"], "input": ["voxels", "high-level"], "auc": [0.6, 0.55],
+             "auc_error": [0.01, 0.01]})),
     }
 
 
