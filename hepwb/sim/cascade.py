@@ -26,7 +26,7 @@ tally: split apart, each would reach into the others' internals.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -219,7 +219,6 @@ class Deposits:
     voxels: np.ndarray | None
     seconds: float
     steps: int = 0  # particle steps taken, all showers together
-    counts: dict = field(default_factory=dict)
 
 
 class _Tally:
