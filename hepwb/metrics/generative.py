@@ -197,6 +197,18 @@ def tail_fraction(results, *, n_sigma: float = 2.0) -> float:
     return float(np.mean(np.abs(pulls) < n_sigma)) if len(pulls) else float("nan")
 
 
+def balanced_samples(simulated, generated, rng: np.random.Generator, *, minimum: int = 100,
+                     what: str = "events") -> tuple[np.ndarray, np.ndarray]:
+    """Both tables (n, d) cut at random to the smaller size n and stacked, with labels 0 (simulated) and 1
+    (generated): the input of a classifier two-sample test. At least ``minimum`` rows of each are required."""
+    simulated, generated = _check_tables(simulated, generated)
+    n = min(len(simulated), len(generated))
+    if n < minimum:
+        raise ValueError(f"the classifier test needs at least {minimum} {what} of each sample, got {n}")
+    x = np.concatenate([simulated[rng.permutation(len(simulated))[:n]], generated[rng.permutation(len(generated))[:n]]])
+    return x, np.concatenate([np.zeros(n), np.ones(n)])
+
+
 def classifier_two_sample_test(simulated, generated, *, n_bootstrap: int = 100, seed: int = 1) -> dict:
     """Can a classifier tell generated from simulated events? Its ROC AUC on events it did not train on.
 
@@ -208,13 +220,9 @@ def classifier_two_sample_test(simulated, generated, *, n_bootstrap: int = 100, 
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    simulated, generated = _check_tables(simulated, generated)
-    n = min(len(simulated), len(generated))
-    if n < 100:
-        raise ValueError(f"the classifier test needs at least 100 events of each sample, got {n}")
     rng = np.random.default_rng(seed)
-    x = np.concatenate([simulated[rng.permutation(len(simulated))[:n]], generated[rng.permutation(len(generated))[:n]]])
-    y = np.concatenate([np.zeros(n), np.ones(n)])
+    x, y = balanced_samples(simulated, generated, rng)
+    n = len(x) // 2
     fold = rng.permutation(2 * n) % 2
     scores = np.empty(2 * n)
     for k in (0, 1):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from hepwb.data.calochallenge import Binning, check_showers
+from hepwb.metrics.generative import balanced_samples
 
 
 def high_level_features(energies, showers, binning: Binning, *, threshold: float = 0.0) -> dict[str, np.ndarray]:
@@ -122,15 +123,9 @@ def dnn_two_sample_test(simulated, generated, *, hidden=(512, 512, 512), epochs:
     from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import StandardScaler
 
-    simulated, generated = np.asarray(simulated, np.float64), np.asarray(generated, np.float64)
-    if simulated.ndim != 2 or generated.ndim != 2 or simulated.shape[1] != generated.shape[1]:
-        raise ValueError(f"expected two tables (n, d) with the same d, got {simulated.shape} and {generated.shape}")
-    n = min(len(simulated), len(generated))
-    if n < 100:
-        raise ValueError(f"the classifier test needs at least 100 showers of each sample, got {n}")
     rng = np.random.default_rng(seed)
-    x = np.concatenate([simulated[rng.permutation(len(simulated))[:n]], generated[rng.permutation(len(generated))[:n]]])
-    y = np.concatenate([np.zeros(n), np.ones(n)])
+    x, y = balanced_samples(simulated, generated, rng, what="showers")
+    n = len(x) // 2
     order = rng.permutation(2 * n)
     train, val, test = np.split(order, [int(0.6 * 2 * n), int(0.8 * 2 * n)])
     scaler = StandardScaler().fit(x[train])
