@@ -4,11 +4,12 @@
 (``EventSample`` of ``zmumu`` and the invertible preprocessing of fast simulation), ``l1_events``
 (``L1Events`` in the ADC2021 layout; the public ADC2021 files), ``l1_jets`` (``L1Jets``: trigger towers
 with their true and offline pT), ``showers`` (``ShowerSample`` in the CaloChallenge layout and the generators'
-preprocessing). Each has ``load(dataset)``; ``split(sample, (0.6, 0.2, 0.2), seed=...)``
+preprocessing), ``worlds`` (``WorldJets``: one simulated world of the jets for a measurement, nominal or
+shifted, with its weights at a luminosity). Each has ``load(dataset)``; ``split(sample, (0.6, 0.2, 0.2), seed=...)``
 cuts any of them into train, validation and test (keeping the class proportions of labelled jets).
 """
 
-from hepwb.samples import events, jets, l1_events, l1_jets, showers
+from hepwb.samples import events, jets, l1_events, l1_jets, showers, worlds
 from hepwb.samples.base import Sample, split
 
-__all__ = ["Sample", "events", "jets", "l1_events", "l1_jets", "showers", "split"]
+__all__ = ["Sample", "events", "jets", "l1_events", "l1_jets", "showers", "split", "worlds"]

@@ -113,3 +113,21 @@ JETS = Recipe(
     make_chunk=make_jets_chunk,
     labels=JET_CLASSES,
 )
+
+
+def selected_cross_section(sample: str, n_events: int = 1000, seed: int = 1) -> dict:
+    """Pythia's cross-section of ``sample``'s process in the jets' pT-hat window, times the share of its
+    events with a selected jet (800-1200 GeV, matched, |eta| < 2): what a luminosity turns into a jet count.
+
+    Returns ``sigma_fb`` (Pythia's sigmaGen, decays included), its Monte-Carlo error, ``efficiency`` and
+    ``selected_fb`` (= sigma x efficiency), from ``n_events`` generated events.
+    """
+    stream = JET_CLASSES.index(sample)
+    pythia = make_pythia(_JET_PROCESS[sample], pythia_seed(seed, stream, 999), JET_KINEMATICS)
+    selected = _jets_batch(pythia, n_events, sample, np.random.default_rng([seed, stream]), JETS_OPTIONS)
+    info = pythia.infoPython()
+    femtobarn_per_millibarn = 1e12
+    efficiency = len(selected["events"]["label"]) / n_events
+    sigma = info.sigmaGen() * femtobarn_per_millibarn
+    return {"sigma_fb": sigma, "sigma_error_fb": info.sigmaErr() * femtobarn_per_millibarn,
+            "efficiency": efficiency, "selected_fb": sigma * efficiency}
