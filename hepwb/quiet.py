@@ -1,8 +1,8 @@
 """Keeps library chatter out of notebook outputs, so that what a student reads is ours.
 
 Silenced: TensorFlow's C++ log lines (oneDNN, CPU instructions) and its Python deprecation log,
-two Keras warnings that QKeras objects trigger, hls4ml's softmax note, FastJet's banner and XLA's
-first-compilation line;
+two Keras warnings that QKeras objects trigger, hls4ml's softmax note, FastJet's banner, XLA's
+first-compilation line, Minuit2's warnings during cabinetry's fits and matplotlib's font fallbacks;
 ``keras_progress_bars_off`` silences the progress bar of a library that calls ``model.predict`` for us.
 Errors and our own warnings still come through.
 """
@@ -141,3 +141,20 @@ def xla_first_compilation() -> None:
     with descriptor_to_devnull(2):
         tf.function(lambda x: x * 2.0, jit_compile=True)(tf.ones(2)).numpy()
     _xla_compiled = True
+
+
+def minuit_messages() -> None:
+    """Keep Minuit2's C++ warnings ("W MnPosDef Matrix forced pos-def ...") out of the outputs.
+
+    cabinetry sets iminuit's print level to 1 for every fit, and the level is global; a filter that
+    matches no message prefix stops them all (fit results still say whether the minimum is valid).
+    """
+    from iminuit._core import MnPrint
+
+    MnPrint.add_filter("hepwb: no Minuit2 messages")
+
+
+def mathtext_fallbacks() -> None:
+    """Keep matplotlib's "No TeX to Unicode mapping for '\\__parenleftbig__'" lines out of the outputs: the
+    house style's font lacks the big parentheses in cabinetry's axis labels, and matplotlib draws plain ones."""
+    logging.getLogger("matplotlib.mathtext").setLevel(logging.ERROR)

@@ -79,6 +79,11 @@ def _drawing_calls():
     true_pt = rng.uniform(20, 600, 400)
     event = tracks.load("tracks", max_events=1)[0]
     graph = track_graphs.build_graph(event)
+    from hepwb.studies.measurement import Templates
+
+    edges, one = np.array([0.0, 0.5, 1.0]), {"QCD": np.array([90.0, 20.0]), "signal": np.array([5.0, 10.0])}
+    templates = Templates(edges, "score", one, one, {"scale": {p: (1.1 * n, 0.9 * n) for p, n in one.items()}},
+                          {"scale": {"QCD": 0.5, "signal": 0.5}})
     return {
         "plot_hists": lambda: plotting.plot_hists({"a": h}),
         "overlay_panels": lambda: plotting.overlay_panels([{"a": h}, {"b": h}], titles=["a", "b"]),
@@ -144,6 +149,20 @@ def _drawing_calls():
         "auc_figure": lambda: plotting.auc_figure(pd.DataFrame(
             {"model": ["flow", "flow"], "input": ["voxels", "high-level"], "auc": [0.6, 0.55],
              "auc_error": [0.01, 0.01]})),
+        "stacked_figure": lambda: plotting.stacked_figure(
+            np.array([0.0, 0.5, 1.0]), [{"QCD": np.array([90.0, 20.0]), "signal": np.array([5.0, 10.0])}] * 2,
+            ["pre-fit", "post-fit"], data=np.array([96.0, 31.0]), errors=[np.array([9.0, 3.0])] * 2),
+        "variations_figure": lambda: plotting.variations_figure(templates, "scale"),
+        "coverage_figure": lambda: plotting.coverage_figure(
+            {"mu_hat": rng.normal(1, 0.2, 100), "sigma_hat": np.full(100, 0.2), "mu_true": 1.0, "fraction": 0.68,
+             "error": 0.05}),
+        "reweighting_figure": lambda: plotting.reweighting_figure(real, generated, {"w": np.ones(len(real))},
+                                                                  ["x", "y"]),
+        "methods_figure": lambda: plotting.methods_figure(pd.DataFrame(
+            {"significance (stat.)": [3.0, 5.0], "significance (syst.)": [2.0, 4.5], "limit (stat.)": [0.7, 0.4],
+             "limit (syst.)": [0.9, 0.5]}, index=["cut-based", "NN"])),
+        "world_scores_figure": lambda: plotting.world_scores_figure(
+            {"NN": {"nominal": rng.random(200), "shifted": rng.random(200)}}),
     }
 
 

@@ -3,7 +3,8 @@
 ``classification`` (ROC curves, AUC, rejection, confusion, working points, calibration; on
 sklearn.metrics), ``generative`` (KS and Wasserstein distances, FPD, KPD, tails, the classifier
 two-sample test; on scipy.stats), ``anomaly`` (the TPR at a trigger's FPR, as a rate), ``robustness``
-(distance correlation, Jensen-Shannon divergence, mass sculpting), ``regression`` (response and
+(distance correlation, Jensen-Shannon divergence, mass sculpting), ``reweighting`` (χ²/ndf, weighted KS
+and effective sample size of two weighted samples), ``regression`` (response and
 resolution, turn-ons, thresholds, rates). They wrap the field's libraries and write out only what those
 lack, each saying why.
 """
@@ -45,6 +46,12 @@ from hepwb.metrics.regression import (
     turn_on,
     turn_on_fit,
 )
+from hepwb.metrics.reweighting import (
+    agreement_table,
+    chi2_ndf,
+    effective_sample_size,
+    weighted_ks,
+)
 from hepwb.metrics.robustness import (
     distance_correlation,
     jensen_shannon,
@@ -53,6 +60,10 @@ from hepwb.metrics.robustness import (
 
 __all__ = [
     "ROC",
+    "agreement_table",
+    "chi2_ndf",
+    "effective_sample_size",
+    "weighted_ks",
     "anomaly_report",
     "anomaly_table",
     "classification_report",

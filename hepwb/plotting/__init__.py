@@ -4,9 +4,9 @@
 ``core``: the mplhep style and label, histograms of arrays (``hist.Hist``), overlays, comparisons with a
 ratio panel, ROOT histograms, scatter, bars and training curves; then the figures of ``classification``,
 ``generative`` models, ``anomaly`` detection, tagger ``robustness``, energy ``regression``, parameter
-``scan``s, ``tracking`` and calorimeter ``showers``. Every function that draws returns its
-``matplotlib.figure.Figure`` (axes: ``fig.axes``); the figures are not tied to pyplot, so a notebook shows
-one by ending the cell with it or by ``display(fig)``.
+``scan``s, ``tracking``, calorimeter ``showers`` and the ``measurement`` (templates, fits, toys,
+reweighting). Every function that draws returns its ``matplotlib.figure.Figure`` (axes: ``fig.axes``); the
+figures are not tied to pyplot, so a notebook shows one by ending the cell with it or by ``display(fig)``.
 """
 
 from matplotlib.figure import Figure  # what every drawing function returns
@@ -54,6 +54,14 @@ from hepwb.plotting.generative import (
     flow_losses,
     gan_losses,
     tail_pulls_figure,
+)
+from hepwb.plotting.measurement import (
+    coverage_figure,
+    methods_figure,
+    reweighting_figure,
+    stacked_figure,
+    variations_figure,
+    world_scores_figure,
 )
 from hepwb.plotting.regression import (
     difference_figure,
@@ -144,4 +152,10 @@ __all__ = [
     "working_point_figure",
     "turn_on_figure",
     "weights_figure",
+    "coverage_figure",
+    "methods_figure",
+    "reweighting_figure",
+    "stacked_figure",
+    "variations_figure",
+    "world_scores_figure",
 ]
