@@ -33,7 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("00_root_data", "01_jet_tagging", "02_gan_fastsim", "03_anomaly_detection", "04_trigger_fpga",
-             "05_tagger_robustness", "06_trigger_regression", "07_tracking_gnn", "08_calorimeter_showers")
+             "05_tagger_robustness", "06_trigger_regression", "07_tracking_gnn", "08_calorimeter_showers",
+             "09_from_score_to_measurement")
 LIMIT_BYTES = 2 * 1024**3
 BUDGET_SECONDS = 4 * 60
 

@@ -97,7 +97,8 @@ FEWEST = {"01_jet_tagging": {"max_jets": 3000}, "02_gan_fastsim": {"max_events":
           "03_anomaly_detection": {"max_events": 8000, "fault_events": 40, "jets_per_class": 300},
           "04_trigger_fpga": {"max_jets": 2000}, "05_tagger_robustness": {"max_jets": 3000},
           "06_trigger_regression": {"max_jets": 10000}, "07_tracking_gnn": {"max_events": 10},
-          "08_calorimeter_showers": {"max_showers": 1000}}
+          "08_calorimeter_showers": {"max_showers": 1000},
+          "09_from_score_to_measurement": {"max_jets": 10000, "n_toys": 20}}
 
 
 def test_the_smoke_presets_run_at_the_fewest_each_check_allows():
@@ -262,3 +263,23 @@ def test_showers_refuses_an_unknown_model_before_simulating(tmp_path):
     assert "models must be a non-empty list of distinct names from ('flow', 'vae'), got ['flow', 'gan']" \
         in result["error"]
     assert not (tmp_path / "08_calorimeter_showers" / "metrics.json").exists()
+
+
+def test_measurement_smoke_run_fits_every_observable_and_covers(smoke_run):
+    metrics = smoke_run("09_from_score_to_measurement")[0]["metrics"]
+    for method in ("cut_based", "NN", "NN_systematics_aware"):
+        assert 0 < metrics[f"significance_syst_{method}"] <= metrics[f"significance_stat_{method}"] + 1e-6
+        assert metrics[f"limit_syst_{method}"] > 0 and metrics[f"mu_uncertainty_syst_{method}"] > 0
+    # the pseudo-data are drawn at mu = 1: the fit finds it within four of its uncertainties
+    assert abs(metrics["fit_mu"] - 1) < 4 * metrics["fit_mu_uncertainty"]
+    assert metrics["fit_observed_limit"] > metrics["fit_mu"]
+    assert 0.2 < metrics["coverage"] < 1.0  # 20 toys
+    assert metrics["reweighting_worst_chi2_ndf_before"] > 0
+
+
+def test_measurement_refuses_an_unknown_tune_setting_before_reading_data(tmp_path):
+    result = batch.run_notebook(batch.NOTEBOOK_DIR / "09_from_score_to_measurement.ipynb", preset="smoke",
+                                out_dir=tmp_path, parameters={"tune_from": "generator"})
+    assert result["status"] == "failed"
+    assert "tune_from must be one of ['reweighting', 'sample'], got 'generator'" in result["error"]
+    assert not (tmp_path / "09_from_score_to_measurement" / "metrics.json").exists()

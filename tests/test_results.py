@@ -43,8 +43,8 @@ def test_hepwb_results_writes_page_and_copy_from_a_run(tmp_path, capsys, monkeyp
 
 def test_a_notebook_or_a_headline_metric_without_a_place_on_the_page_is_refused(tmp_path):
     committed = json.loads(results.SUMMARY_COPY.read_text())
-    unknown = copy.deepcopy(committed) + [{**committed[0], "notebook": "09_from_score_to_measurement"}]
-    with pytest.raises(ValueError, match="09_from_score_to_measurement has no section on the results page"):
+    unknown = copy.deepcopy(committed) + [{**committed[0], "notebook": "10_unknown_lesson"}]
+    with pytest.raises(ValueError, match="10_unknown_lesson has no section on the results page"):
         results.markdown(unknown)
     new_headline = copy.deepcopy(committed)
     new_headline[-1]["metrics"]["headline"]["trigger_rate_khz"] = 12.0

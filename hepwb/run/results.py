@@ -249,6 +249,25 @@ def _showers(m: dict) -> list[str]:
                     f"(simulated against simulated) {m['fpd_simulated_floor']:.2e}.", ""]
 
 
+def _measurement(m: dict) -> list[str]:
+    methods = [k[len("significance_syst_"):] for k in m if k.startswith("significance_syst_")]
+    lines = [f"At {m['luminosity_fb']:g} fb⁻¹, expected (Asimov) results of each observable, statistical "
+             "uncertainties only and with the systematics:", ""]
+    lines += _table(["observable", "significance (stat.)", "significance (syst.)", "95 % CL limit on μ (syst.)",
+                     "σ(μ) (syst.)"],
+                    [[method.replace("_", " "), m[f"significance_stat_{method}"], m[f"significance_syst_{method}"],
+                      m[f"limit_syst_{method}"], m[f"mu_uncertainty_syst_{method}"]] for method in methods])
+    chi2 = {k[len("reweighting_worst_chi2_ndf_"):]: v for k, v in m.items() if k.startswith("reweighting_worst_chi2")}
+    return lines + [f"Fit of the NN score to pseudo-data: μ = {m['fit_mu']:.3f} ± {m['fit_mu_uncertainty']:.3f}, "
+                    f"observed limit {m['fit_observed_limit']:.3f}. Coverage of μ̂ ± σ̂ on toys: "
+                    f"{m['coverage']:.1%} ± {m['coverage_error']:.1%}. Reweighting to the A14 tune, the worst "
+                    "χ²/ndf over the 19 observables: " + ", ".join(f"{k} {v:.2f}" for k, v in chi2.items())
+                    + f"; of the {_number(m['reweighting_observables_at_least_3_before'])} observables at χ²/ndf ≥ 3 "
+                    "before, brought to ≤ 1.5: " + ", ".join(
+                        f"{k[len('reweighting_brought_to_1_5_'):]} {_number(v)}" for k, v in m.items()
+                        if k.startswith("reweighting_brought_to_1_5_")) + ".", ""]
+
+
 SECTIONS = {"00_root_data": ("ROOT data", _root_data), "01_jet_tagging": ("Jet tagging", _jet_tagging),
             "02_gan_fastsim": ("Fast simulation with a GAN and a normalizing flow", _gan_fastsim),
             "03_anomaly_detection": ("Anomaly detection", _anomaly_detection),
@@ -256,7 +275,8 @@ SECTIONS = {"00_root_data": ("ROOT data", _root_data), "01_jet_tagging": ("Jet t
             "05_tagger_robustness": ("Tagger robustness", _robustness),
             "06_trigger_regression": ("Trigger jet-energy regression in firmware", _trigger_regression),
             "07_tracking_gnn": ("Tracking with a graph network", _tracking),
-            "08_calorimeter_showers": ("Calorimeter showers", _showers)}
+            "08_calorimeter_showers": ("Calorimeter showers", _showers),
+            "09_from_score_to_measurement": ("From a classifier to a measurement", _measurement)}
 
 
 def markdown(results: list[dict]) -> str:
