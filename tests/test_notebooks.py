@@ -268,7 +268,8 @@ def test_showers_refuses_an_unknown_model_before_simulating(tmp_path):
 def test_measurement_smoke_run_fits_every_observable_and_covers(smoke_run):
     metrics = smoke_run("09_from_score_to_measurement")[0]["metrics"]
     for method in ("cut_based", "NN", "NN_systematics_aware"):
-        assert 0 < metrics[f"significance_syst_{method}"] <= metrics[f"significance_stat_{method}"] + 1e-6
+        # systematics never help (within the fits' tolerance: 1e-3 relative)
+        assert 0 < metrics[f"significance_syst_{method}"] <= metrics[f"significance_stat_{method}"] * 1.001
         assert metrics[f"limit_syst_{method}"] > 0 and metrics[f"mu_uncertainty_syst_{method}"] > 0
     # the pseudo-data are drawn at mu = 1: the fit finds it within four of its uncertainties
     assert abs(metrics["fit_mu"] - 1) < 4 * metrics["fit_mu_uncertainty"]
