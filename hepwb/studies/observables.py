@@ -21,7 +21,6 @@ from hepwb.studies.measurement import SELECTED_CROSS_SECTIONS_FB
 
 #: the groomed-mass window of the cut-based selection [GeV]: around the W (80.4) and Z (91.2) peaks
 MASS_WINDOW = (65.0, 105.0)
-METHODS = ("cut-based", "NN", "NN, systematics-aware")
 
 
 def asimov_significance(s, b) -> float:
